@@ -1,0 +1,67 @@
+"""Reason codes of raw.outcomes and the outcome each one leads to.
+
+A reason is a short, stable code: dbt models, tests and users filter on it, so
+codes are only ever added, never renamed. `failed` means the file could not be
+read as a notebook; `skipped` means it was read, or could have been, but was
+left out on purpose (another language, a size limit, an unsafe archive entry).
+"""
+
+from __future__ import annotations
+
+from ingest.model import FAILED, INGESTED, SKIPPED
+
+# Reading the bytes.
+MISSING_FILE = "missing_file"  # the path, or the archive holding a member, does not exist
+MISSING_MEMBER = "missing_member"  # the archive exists but has no such entry
+MISSING_LOCATION = "missing_location"  # a manifest row names no notebook_path and no archive + member
+UNREADABLE = "unreadable"  # permission denied, I/O error, corrupt or encrypted archive entry
+UNSAFE_MEMBER_PATH = "unsafe_member_path"  # an archive entry named with `..` or an absolute path
+INVALID_MANIFEST = "invalid_manifest"  # a manifest without the columns that locate notebooks
+
+# Decoding the notebook.
+EMPTY_FILE = "empty_file"
+LFS_POINTER = "lfs_pointer"  # a Git LFS pointer file committed instead of the notebook
+MERGE_CONFLICT = "merge_conflict"  # unresolved merge-conflict markers broke the JSON
+INVALID_UTF8 = "invalid_utf8"
+INVALID_JSON = "invalid_json"
+NOT_A_NOTEBOOK = "not_a_notebook"  # valid JSON, but not an object with cells or worksheets
+
+# Limits (see ingest.limits).
+TOO_LARGE = "too_large"
+TOO_MANY_CELLS = "too_many_cells"
+
+# Policy.
+NOT_PYTHON = "not_python"
+
+# A bug or a crash inside nbcensus while handling the file; the traceback is logged.
+INTERNAL_ERROR = "internal_error"
+WORKER_CRASHED = "worker_crashed"  # the worker process died (for example a stack overflow)
+
+# Reason of an ingested file whose content was already in the warehouse.
+ALREADY_LOADED = "already_loaded"
+
+OUTCOME_OF_REASON: dict[str, str] = {
+    MISSING_FILE: FAILED,
+    MISSING_MEMBER: FAILED,
+    MISSING_LOCATION: FAILED,
+    UNREADABLE: FAILED,
+    UNSAFE_MEMBER_PATH: SKIPPED,
+    INVALID_MANIFEST: FAILED,
+    EMPTY_FILE: FAILED,
+    LFS_POINTER: FAILED,
+    MERGE_CONFLICT: FAILED,
+    INVALID_UTF8: FAILED,
+    INVALID_JSON: FAILED,
+    NOT_A_NOTEBOOK: FAILED,
+    TOO_LARGE: SKIPPED,
+    TOO_MANY_CELLS: SKIPPED,
+    NOT_PYTHON: SKIPPED,
+    INTERNAL_ERROR: FAILED,
+    WORKER_CRASHED: FAILED,
+    ALREADY_LOADED: INGESTED,
+}
+
+
+def outcome_of(reason: str) -> str:
+    """Return the outcome for a reason code; unknown codes count as failures."""
+    return OUTCOME_OF_REASON.get(reason, FAILED)
