@@ -46,6 +46,7 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # An escaped UTF-16 surrogate; only then can decoded strings hold unpaired
 # surrogates, which cannot be encoded as UTF-8 for the warehouse.
 ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Kernel names that say which language the kernel runs, for notebooks whose
 # kernelspec has a name but no language. Checked in order; first match wins.
@@ -129,13 +130,11 @@ def _decode(data: bytes) -> str:
     if head.startswith(LFS_PREFIXES):
         raise NotebookError(reasons.LFS_POINTER, "file is a Git LFS pointer; the notebook itself was not checked out")
 
-    encoding = "utf-16" if data.startswith(UTF16_BOMS) else "utf-8-sig"
+    encoding, name = ("utf-16", "UTF-16") if data.startswith(UTF16_BOMS) else ("utf-8-sig", "UTF-8")
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
-        raise NotebookError(
-            reasons.INVALID_UTF8, f"invalid {encoding.upper()} at byte {error.start}: {error.reason}"
-        ) from None
+        raise NotebookError(reasons.INVALID_UTF8, f"invalid {name} at byte {error.start}: {error.reason}") from None
 
 
 def _parse_json(text: str) -> Any:
@@ -264,11 +263,7 @@ def _replace_unpaired_surrogates(doc: NotebookDoc) -> None:
 
 
 def _to_valid_unicode(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
+    return SURROGATE.sub("\ufffd", text)
 
 
 def _clean(value: Any) -> str | None:
