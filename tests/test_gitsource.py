@@ -1,0 +1,318 @@
+"""Git repositories as notebook sources: listing, reading and dating at a revision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from gitrepos import RepoBuilder, build_history, clone, git, make_notebook, when
+
+from ingest.gitdates import (
+    NOTE_SHALLOW_CLONE,
+    Change,
+    LineageTracker,
+    date_notebooks,
+    parse_log,
+)
+from ingest.gitrepo import (
+    BlobReader,
+    GitError,
+    GitRepository,
+    github_blob_url,
+    looks_like_repository,
+    repository_name_from_url,
+)
+
+
+def dates_of(repository: GitRepository, rev: str = "HEAD") -> dict[str, tuple[datetime | None, datetime | None]]:
+    commit = repository.resolve_commit(rev)
+    paths = [entry.path for entry in repository.list_notebooks(commit)]
+    history = date_notebooks(repository, commit, paths)
+    return {path: (dates.first_commit_at, dates.last_commit_at) for path, dates in history.notebooks.items()}
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory):
+    return build_history(tmp_path_factory.mktemp("history") / "alpha")
+
+
+# --- dating -------------------------------------------------------------------
+
+
+def test_dates_follow_renames_and_copies(history) -> None:
+    repository = GitRepository.open(history.path)
+
+    assert dates_of(repository) == history.expected
+
+
+def test_repo_last_commit_is_newest(history) -> None:
+    repository = GitRepository.open(history.path)
+    commit = repository.resolve_commit("HEAD")
+
+    result = date_notebooks(repository, commit, ["c.ipynb"])
+
+    assert result.repo_last_commit_at == history.repo_last_commit_at
+    assert result.note is None
+    assert result.repo_last_commit_at.utcoffset().total_seconds() == 0
+
+
+def test_bare_clone_gives_same_dates(history, tmp_path: Path) -> None:
+    bare = clone(history.path, tmp_path / "alpha.git", "--bare")
+    repository = GitRepository.open(bare)
+
+    assert repository.is_bare
+    assert dates_of(repository) == history.expected
+
+
+def test_shallow_clone_leaves_dates_null(history, tmp_path: Path) -> None:
+    shallow = clone(history.path, tmp_path / "shallow", "--depth", "2")
+    repository = GitRepository.open(shallow)
+    commit = repository.resolve_commit("HEAD")
+    paths = [entry.path for entry in repository.list_notebooks(commit)]
+
+    result = date_notebooks(repository, commit, paths)
+
+    assert result.note == NOTE_SHALLOW_CLONE
+    assert sorted(result.notebooks) == sorted(history.expected)
+    for dates in result.notebooks.values():
+        assert dates.first_commit_at is None
+        assert dates.last_commit_at is None
+        assert dates.note == NOTE_SHALLOW_CLONE
+    # The tip is in every shallow clone, so the newest date is still known.
+    assert result.repo_last_commit_at == history.repo_last_commit_at
+
+
+def test_older_rev_dates_its_own_history(history) -> None:
+    repository = GitRepository.open(history.path)
+    rev = history.commits["copy"]
+
+    dates = dates_of(repository, rev)
+
+    copy_date = when(2017, 4, 4)
+    assert dates == {
+        "dir/b.ipynb": (when(2014, 1, 1), when(2016, 3, 3)),
+        "c.ipynb": (when(2014, 1, 1), copy_date),
+        "keep.ipynb": (when(2014, 1, 1), copy_date),
+    }
+
+
+def test_dates_in_utc_from_offset_dates(tmp_path: Path) -> None:
+    repo = RepoBuilder(tmp_path / "offsets")
+    repo.write("x.ipynb", make_notebook("x"))
+    first = datetime.fromisoformat("2016-01-01T03:00:00+05:00")
+    repo.commit("Add x", first)
+    repo.write("x.ipynb", make_notebook("x", extra_lines=1))
+    last = datetime.fromisoformat("2016-06-30T20:00:00-07:00")
+    repo.commit("Edit x", last)
+
+    dates = dates_of(GitRepository.open(repo.path))
+
+    assert dates == {"x.ipynb": (first, last)}
+    assert dates["x.ipynb"][0].isoformat() == "2015-12-31T22:00:00+00:00"
+
+
+def test_merged_branch_commits_count(tmp_path: Path) -> None:
+    repo = RepoBuilder(tmp_path / "merge")
+    repo.write("main.ipynb", make_notebook("main"))
+    repo.write("side.ipynb", make_notebook("side"))
+    repo.commit("Start", when(2018, 1, 1))
+    git(repo.path, "checkout", "-q", "-b", "feature")
+    repo.write("side.ipynb", make_notebook("side", extra_lines=1))
+    repo.commit("Edit side on a branch", when(2018, 3, 1))
+    git(repo.path, "checkout", "-q", "main")
+    repo.write("main.ipynb", make_notebook("main", extra_lines=1))
+    repo.commit("Edit main", when(2018, 2, 1))
+    stamp = when(2018, 4, 1).isoformat()
+    git(
+        repo.path,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge feature",
+        "feature",
+        env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+    )
+    repository = GitRepository.open(repo.path)
+
+    dates = dates_of(repository)
+
+    # The merge commit itself is not part of any lineage, but it is the newest commit.
+    assert dates == {
+        "main.ipynb": (when(2018, 1, 1), when(2018, 2, 1)),
+        "side.ipynb": (when(2018, 1, 1), when(2018, 3, 1)),
+    }
+    commit = repository.resolve_commit("HEAD")
+    assert date_notebooks(repository, commit, []).repo_last_commit_at == when(2018, 4, 1)
+
+
+def test_odd_paths_keep_their_bytes(tmp_path: Path) -> None:
+    repo = RepoBuilder(tmp_path / "odd")
+    names = ["commit 1 2.ipynb", "new\nline.ipynb", "  lead/é, \"q\".ipynb", "-dash.ipynb"]
+    for name in names:
+        repo.write(name, make_notebook(name))
+    repo.commit("Add odd names", when(2019, 1, 1))
+    (repo.path / "caf\udce9.ipynb").write_bytes(make_notebook("latin-1 name"))
+    repo.commit("Add a name that is not UTF-8", when(2019, 2, 1))
+    repository = GitRepository.open(repo.path)
+
+    dates = dates_of(repository)
+
+    assert sorted(dates) == sorted([*names, "caf\udce9.ipynb"])
+    assert dates["caf\udce9.ipynb"] == (when(2019, 2, 1), when(2019, 2, 1))
+    for name in names:
+        assert dates[name] == (when(2019, 1, 1), when(2019, 1, 1))
+
+
+# --- lineage tracker ------------------------------------------------------------
+
+
+def test_tracker_swap_by_renames() -> None:
+    tracker = LineageTracker(["a", "b"])
+
+    tracker.add_commit(300, [Change("R", "a", "b"), Change("R", "b", "a")])
+    tracker.add_commit(200, [Change("M", "a")])  # the old a is today's b
+    tracker.add_commit(100, [Change("A", "a"), Change("A", "b")])
+
+    assert tracker.first == [100, 100]
+    assert tracker.last == [300, 300]
+    assert tracker.is_done
+
+
+def test_tracker_copy_keeps_source_lineage() -> None:
+    tracker = LineageTracker(["src", "copy"])
+
+    tracker.add_commit(300, [Change("M", "src")])
+    tracker.add_commit(200, [Change("C", "copy", "src")])
+    tracker.add_commit(100, [Change("A", "src")])
+
+    # The copy does not take the source's later edit (300), only its past.
+    assert tracker.first == [100, 100]
+    assert tracker.last == [300, 200]
+
+
+def test_tracker_readded_path_starts_again() -> None:
+    tracker = LineageTracker(["x"])
+
+    tracker.add_commit(300, [Change("A", "x")])
+    tracker.add_commit(200, [Change("D", "x")])
+    tracker.add_commit(100, [Change("A", "x")])
+
+    assert tracker.first == [300]
+    assert tracker.last == [300]
+
+
+# --- log parsing ----------------------------------------------------------------
+
+
+def test_parse_log_split_across_chunks() -> None:
+    output = (
+        b"commit " + b"a" * 40 + b" 1500000000\0\nM\0x.ipynb\0R087\0old.ipynb\0commit 1.ipynb\0"
+        b"commit " + b"b" * 40 + b" 1400000000\0\nA\0old.ipynb\0"
+    )
+    chunks = [output[index : index + 7] for index in range(0, len(output), 7)]
+
+    commits = list(parse_log(chunks))
+
+    assert [commit.committed_at for commit in commits] == [1500000000, 1400000000]
+    assert commits[0].changes == [Change("M", "x.ipynb"), Change("R", "commit 1.ipynb", "old.ipynb")]
+    assert commits[1].changes == [Change("A", "old.ipynb")]
+
+
+def test_parse_log_rejects_headerless_output() -> None:
+    with pytest.raises(ValueError, match="not a commit header"):
+        list(parse_log([b"M\0x.ipynb\0"]))
+
+
+# --- repository basics ------------------------------------------------------------
+
+
+def test_older_rev_reads_older_bytes(history) -> None:
+    repository = GitRepository.open(history.path)
+    commit = repository.resolve_commit(history.commits["add"])
+
+    entries = {entry.path: entry for entry in repository.list_notebooks(commit)}
+    with BlobReader(repository) as reader:
+        content = reader.read(entries["a.ipynb"].object_id)
+
+    expected = git(history.path, "show", f"{commit}:a.ipynb").encode("utf-8")
+    assert sorted(entries) == ["a.ipynb", "keep.ipynb"]
+    assert content == expected
+    assert entries["a.ipynb"].size == len(expected)
+    assert content != history.builder.read("dir/b.ipynb")
+
+
+def test_listing_skips_links_checkpoints_submodules(tmp_path: Path) -> None:
+    inner = RepoBuilder(tmp_path / "inner")
+    inner.write("sub.ipynb", make_notebook("sub"))
+    inner.commit("Inner", when(2020, 1, 1))
+    repo = RepoBuilder(tmp_path / "outer")
+    repo.write("real.ipynb", make_notebook("real"))
+    repo.write(".ipynb_checkpoints/real-checkpoint.ipynb", make_notebook("real"))
+    repo.write("deep/.ipynb_checkpoints/x.ipynb", make_notebook("x"))
+    repo.write("data.json", "{}")
+    (repo.path / "link.ipynb").symlink_to("real.ipynb")
+    git(repo.path, "-c", "protocol.file.allow=always", "submodule", "add", "-q", f"file://{inner.path}", "mod.ipynb")
+    repo.commit("Add files", when(2020, 2, 1))
+    repository = GitRepository.open(repo.path)
+
+    entries = repository.list_notebooks(repository.resolve_commit("HEAD"))
+
+    assert [entry.path for entry in entries] == ["real.ipynb"]
+
+
+def test_unknown_rev_raises(history) -> None:
+    repository = GitRepository.open(history.path)
+
+    with pytest.raises(GitError, match="not a commit"):
+        repository.resolve_commit("no-such-branch")
+    with pytest.raises(GitError, match="not a commit"):
+        repository.resolve_commit("--output=/tmp/x")
+
+
+def test_missing_blob_raises(history) -> None:
+    repository = GitRepository.open(history.path)
+
+    with BlobReader(repository) as reader, pytest.raises(GitError, match="missing"):
+        reader.read("0" * 40)
+
+
+def test_plain_folder_is_not_repository(history, tmp_path: Path) -> None:
+    assert looks_like_repository(history.path)
+    assert not looks_like_repository(history.path / "dir")
+    assert not looks_like_repository(tmp_path)
+    with pytest.raises(GitError, match="not a git repository"):
+        GitRepository.open(tmp_path)
+
+
+def test_name_from_origin_or_folder(history, tmp_path: Path) -> None:
+    assert GitRepository.open(history.path).repository_name() == "alpha"
+
+    named = clone(history.path, tmp_path / "owner" / "project.git", "--bare")
+    git(named, "remote", "set-url", "origin", "https://github.com/someone/project.git")
+
+    assert GitRepository.open(named).repository_name() == "someone/project"
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://github.com/owner/name.git", "owner/name"),
+        ("https://github.com/owner/name", "owner/name"),
+        ("git@github.com:owner/name.git", "owner/name"),
+        ("ssh://git@example.org:2222/group/sub/name.git", "sub/name"),
+        ("file:///srv/git/owner/name.git", "owner/name"),
+        ("/srv/git/owner/name/.git", "owner/name"),
+        ("name.git", "name"),
+    ],
+)
+def test_repository_name_from_url(url: str, name: str) -> None:
+    assert repository_name_from_url(url) == name
+
+
+def test_github_blob_url_quotes_path() -> None:
+    url = github_blob_url("git@github.com:owner/name.git", "abc", "a dir/é.ipynb")
+
+    assert url == "https://github.com/owner/name/blob/abc/a%20dir/%C3%A9.ipynb"
+    assert github_blob_url("https://gitlab.com/owner/name.git", "abc", "x.ipynb") is None
