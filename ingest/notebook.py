@@ -12,7 +12,8 @@ Both layouts written by Jupyter are read:
 
 The notebook language is taken from the first of these that gives one, and
 `language_origin` records which:
-1. `language_info` - `metadata.language_info.name`;
+1. `language_info` - `metadata.language_info.name`, unless it is a placeholder
+   such as `plaintext`;
 2. `kernelspec` - `metadata.kernelspec.language`;
 3. `kernelspec_name` - a known kernel name in `metadata.kernelspec.name`
    (`python3`, `conda_mxnet_p36`, `ir`, `julia-1.9`, ...);
@@ -79,7 +80,13 @@ KERNEL_NAME_LANGUAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 
-PYTHON_NAMES = frozenset({"python", "python2", "python3", "ipython", "ipython2", "ipython3", "pyspark"})
+# Language names that run Python, such as `python3`, `ipython` or AWS Glue's
+# `Python_Glue_Session` (a PySpark kernel).
+PYTHON_NAME = re.compile(r"^(i?python|pyspark)")
+
+# Values of language_info.name that name no language: VS Code writes `plaintext`
+# for notebooks saved without a kernel.
+UNINFORMATIVE_LANGUAGES = frozenset({"plaintext", "text", "none", "unknown"})
 
 
 def read_notebook(data: bytes, limits: Limits | None = None) -> NotebookDoc:
@@ -210,7 +217,7 @@ def detect_language(metadata: dict[str, Any], cells: list[CellSource]) -> tuple[
     language_info = metadata.get("language_info")
     if isinstance(language_info, dict):
         name = _clean(language_info.get("name"))
-        if name:
+        if name and name.lower() not in UNINFORMATIVE_LANGUAGES:
             return normalise_language(name), "language_info"
 
     kernelspec = metadata.get("kernelspec")
@@ -239,7 +246,7 @@ def detect_language(metadata: dict[str, Any], cells: list[CellSource]) -> tuple[
 def normalise_language(name: str) -> str:
     """Lower-case a language name and fold the Python variants into `python`."""
     name = name.strip().lower()
-    if name in PYTHON_NAMES:
+    if PYTHON_NAME.match(name):
         return "python"
     return name
 
