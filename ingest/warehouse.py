@@ -1,0 +1,230 @@
+"""The DuckDB warehouse: the `raw` tables and how an ingest run writes them.
+
+Writes go through Arrow: a batch of rows arrives as one `pyarrow.Table` per
+table, is registered with DuckDB and inserted with `INSERT ... BY NAME`, all
+tables of a batch in one transaction, so a reader never sees half a batch.
+
+A run replaces the rows of its sources without a window in which they are
+missing or doubled:
+- content rows (`raw.cells`, `raw.imports`, `raw.uses`, `raw.installs`, keyed
+  by `notebook_id`) are written batch by batch, straight into `raw`; content
+  that is already loaded is not written again;
+- `raw.notebooks` and `raw.outcomes` rows go to staging tables in the
+  `ingest_staging` schema, and `finish_run` swaps them in for the run's sources
+  and deletes content rows no notebook refers to, in one transaction.
+A run that is killed leaves its staging rows behind (cleared by the next run)
+and complete content batches, which the next run reuses instead of parsing
+those notebooks again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+
+from ingest.errors import NbcensusError
+from ingest.schema import CONTENT_TABLES, TABLES
+
+log = logging.getLogger(__name__)
+
+WAREHOUSE_ENV = "NBCENSUS_WAREHOUSE"
+DEFAULT_WAREHOUSE = Path("warehouse") / "nbcensus.duckdb"
+
+RAW_SCHEMA = "raw"
+STAGING_SCHEMA = "ingest_staging"
+# Tables keyed by input file, replaced per source at the end of a run.
+FILE_TABLES = ("notebooks", "outcomes")
+
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class WarehouseLockedError(NbcensusError):
+    """Another process has the warehouse file open."""
+
+
+def resolve_warehouse_path(path: str | os.PathLike[str] | None) -> Path:
+    """Return the warehouse path from the option, else the environment, else the default."""
+    if path:
+        return Path(path)
+    from_env = os.environ.get(WAREHOUSE_ENV)
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_WAREHOUSE
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, turning DuckDB's lock error into a one-line message that says what to do."""
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        message = str(error)
+        holder = LOCK_HOLDER.search(message)
+        if holder is None:
+            raise NbcensusError(f"cannot open warehouse {path}: {message}") from None
+        raise WarehouseLockedError(
+            f"warehouse {path} is locked by another process: {holder['program']} (PID {holder['pid']}). "
+            "Wait for it to finish, or close it (a DuckDB shell, dbt, another nbcensus run), then run this again."
+        ) from None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _table(schema: str, table: str) -> str:
+    return f"{_quote(schema)}.{_quote(table)}"
+
+
+class Warehouse:
+    """A connection to the warehouse that writes one ingest run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.connection = connect(path)
+        self.ensure_schema()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def ensure_schema(self) -> None:
+        """Create the raw and staging tables, adding columns that a newer schema defines."""
+        connection = self.connection
+        connection.execute(f"create schema if not exists {_quote(RAW_SCHEMA)}")
+        connection.execute(f"create schema if not exists {_quote(STAGING_SCHEMA)}")
+
+        for name, schema in TABLES.items():
+            self._ensure_table(RAW_SCHEMA, name, schema)
+        for name in FILE_TABLES:
+            self._ensure_table(STAGING_SCHEMA, name, TABLES[name])
+
+    def _ensure_table(self, schema_name: str, name: str, schema: pa.Schema) -> None:
+        connection = self.connection
+        target = _table(schema_name, name)
+        connection.register("empty_table", schema.empty_table())
+        try:
+            connection.execute(f"create table if not exists {target} as select * from empty_table")
+            wanted = connection.execute("describe select * from empty_table").fetchall()
+        finally:
+            connection.unregister("empty_table")
+
+        existing = {
+            row[0]
+            for row in connection.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+                [schema_name, name],
+            ).fetchall()
+        }
+        for column_name, column_type, *_ in wanted:
+            if column_name not in existing:
+                log.info("adding column %s.%s.%s (%s)", schema_name, name, column_name, column_type)
+                connection.execute(f"alter table {target} add column {_quote(column_name)} {column_type}")
+
+    def content_notebook_ids(self) -> set[str]:
+        """Return the ids of notebooks whose content rows are loaded (every parsed notebook has cell rows)."""
+        rows = self.connection.execute(f"select distinct notebook_id from {_table(RAW_SCHEMA, 'cells')}").fetchall()
+        return {row[0] for row in rows}
+
+    def begin_run(self) -> None:
+        """Clear the staging rows that a killed run may have left."""
+
+        def clear() -> None:
+            for name in FILE_TABLES:
+                self._delete_all(STAGING_SCHEMA, name)
+
+        self._in_transaction(clear)
+
+    def write_batch(self, tables: Mapping[str, pa.Table], replace_content: Iterable[str] = ()) -> None:
+        """Write one batch in one transaction: content rows to raw, file rows to staging.
+
+        `replace_content` lists notebook ids whose existing content rows are
+        deleted first (used when notebooks are parsed again on request).
+        """
+        replace_ids = sorted(set(replace_content))
+
+        def write() -> None:
+            if replace_ids:
+                ids = pa.table({"notebook_id": pa.array(replace_ids, pa.string())})
+                with self._registered("replaced_ids", ids):
+                    for name in CONTENT_TABLES:
+                        self.connection.execute(
+                            f"delete from {_table(RAW_SCHEMA, name)} "
+                            "where notebook_id in (select notebook_id from replaced_ids)"
+                        )
+            for name, table in tables.items():
+                if table.num_rows == 0:
+                    continue
+                schema_name = STAGING_SCHEMA if name in FILE_TABLES else RAW_SCHEMA
+                self._insert(schema_name, name, table)
+
+        self._in_transaction(write)
+
+    def finish_run(self, sources: Sequence[str]) -> None:
+        """Swap the staged file rows in for the run's sources and drop orphaned content rows."""
+        source_list = pa.table({"source": pa.array(sorted(set(sources)), pa.string())})
+
+        def swap() -> None:
+            connection = self.connection
+            with self._registered("run_sources", source_list):
+                for name in FILE_TABLES:
+                    target = _table(RAW_SCHEMA, name)
+                    staged = _table(STAGING_SCHEMA, name)
+                    connection.execute(f"delete from {target} where source in (select source from run_sources)")
+                    # Sorted so that two runs over the same input store rows in the same order.
+                    connection.execute(
+                        f"insert into {target} by name select * from {staged} order by source, file_id"
+                    )
+                    self._delete_all(STAGING_SCHEMA, name)
+
+            notebooks = _table(RAW_SCHEMA, "notebooks")
+            for name in CONTENT_TABLES:
+                connection.execute(
+                    f"delete from {_table(RAW_SCHEMA, name)} "
+                    f"where notebook_id not in (select notebook_id from {notebooks} where notebook_id is not null)"
+                )
+
+        self._in_transaction(swap)
+        self.connection.execute("checkpoint")
+
+    def _insert(self, schema_name: str, name: str, table: pa.Table) -> None:
+        view = f"batch_{name}"
+        with self._registered(view, table):
+            self.connection.execute(f"insert into {_table(schema_name, name)} by name select * from {_quote(view)}")
+
+    @contextmanager
+    def _registered(self, view: str, table: pa.Table) -> Iterator[None]:
+        """Make an Arrow table readable by SQL under a view name for the duration of a block."""
+        self.connection.register(view, table)
+        try:
+            yield
+        finally:
+            self.connection.unregister(view)
+
+    def _delete_all(self, schema_name: str, name: str) -> None:
+        self.connection.execute(f"delete from {_table(schema_name, name)}")
+
+    def _in_transaction(self, work: Callable[[], object]) -> None:
+        self.connection.execute("begin transaction")
+        try:
+            work()
+        except BaseException:
+            self.connection.execute("rollback")
+            raise
+        self.connection.execute("commit")
