@@ -58,7 +58,8 @@ LOG_OPTIONS = (
     "--no-ext-diff",
     "--format=commit %H %ct",
 )
-NOTEBOOK_PATHSPEC = "*.ipynb"
+# `*` matches `/` in a pathspec, so this is every notebook at any depth, in any case.
+NOTEBOOK_PATHSPEC = ":(icase)*.ipynb"
 
 
 @dataclass(frozen=True, slots=True)

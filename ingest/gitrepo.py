@@ -65,6 +65,14 @@ class GitError(NbcensusError):
     """A `git` command failed; the message includes git's own error output."""
 
 
+class BlobTooLarge(GitError):
+    """A blob over the size limit given to `BlobReader.read`; it was not kept."""
+
+    def __init__(self, object_id: str, size: int, max_bytes: int) -> None:
+        super().__init__(f"blob {object_id} is {size:,} bytes, over the limit of {max_bytes:,}")
+        self.size = size
+
+
 def decode_path(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
@@ -134,8 +142,8 @@ class TreeEntry:
 
     @property
     def is_notebook(self) -> bool:
-        """A `*.ipynb` path outside `.ipynb_checkpoints/`, whatever its mode."""
-        if not self.path.endswith(NOTEBOOK_SUFFIX):
+        """A `*.ipynb` path (any case) outside `.ipynb_checkpoints/`, whatever its mode."""
+        if not self.path.lower().endswith(NOTEBOOK_SUFFIX):
             return False
         return CHECKPOINTS_DIR not in self.path.split("/")[:-1]
 
@@ -321,8 +329,12 @@ class BlobReader:
             self._process = self.repository.popen(["cat-file", "--batch"], stdin=subprocess.PIPE)
         return self._process
 
-    def read(self, object_id: str) -> bytes:
-        """Return the bytes of blob OBJECT_ID; raise GitError if it is missing."""
+    def read(self, object_id: str, max_bytes: int | None = None) -> bytes:
+        """Return the bytes of blob OBJECT_ID; raise GitError if it is missing.
+
+        A blob over MAX_BYTES raises BlobTooLarge; its bytes are read from the
+        pipe in small chunks and dropped, so memory stays bounded.
+        """
         process = self._start()
         assert process.stdin is not None and process.stdout is not None
 
@@ -342,11 +354,24 @@ class BlobReader:
             raise GitError(f"object {object_id} is missing from {self.repository.path}")
 
         object_type, size = fields[1], int(fields[2])
+        if max_bytes is not None and size > max_bytes:
+            self._discard(process, size + 1)
+            raise BlobTooLarge(object_id, size, max_bytes)
+
         content = process.stdout.read(size)
         process.stdout.read(1)  # the newline that ends each object
         if object_type != b"blob":
             raise GitError(f"object {object_id} is a {object_type.decode()}, not a blob")
         return content
+
+    @staticmethod
+    def _discard(process: subprocess.Popen[bytes], count: int) -> None:
+        assert process.stdout is not None
+        while count > 0:
+            chunk = process.stdout.read(min(count, 1 << 20))
+            if not chunk:
+                break
+            count -= len(chunk)
 
     def read_many(self, object_ids: Iterable[str]) -> Iterable[tuple[str, bytes]]:
         for object_id in object_ids:

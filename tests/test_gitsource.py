@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from gitrepos import RepoBuilder, build_history, clone, git, make_notebook, when
 
+from ingest import gitsource
+from ingest.errors import NotebookError
 from ingest.gitdates import (
     NOTE_SHALLOW_CLONE,
     Change,
@@ -23,6 +25,8 @@ from ingest.gitrepo import (
     looks_like_repository,
     repository_name_from_url,
 )
+from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.sources import iter_inputs, read_input
 
 
 def dates_of(repository: GitRepository, rev: str = "HEAD") -> dict[str, tuple[datetime | None, datetime | None]]:
@@ -316,3 +320,92 @@ def test_github_blob_url_quotes_path() -> None:
 
     assert url == "https://github.com/owner/name/blob/abc/a%20dir/%C3%A9.ipynb"
     assert github_blob_url("https://gitlab.com/owner/name.git", "abc", "x.ipynb") is None
+
+
+# --- the git source kind ----------------------------------------------------------
+
+
+@pytest.fixture
+def revision():
+    """Reset the process-wide revision after a test that changes it."""
+    yield gitsource.use_revision
+    gitsource.use_revision(None)
+
+
+def test_source_lists_dated_inputs(history) -> None:
+    inputs = list(iter_inputs(history.path))
+
+    assert sorted(item.member for item in inputs) == sorted(history.expected)
+    for item in inputs:
+        assert item.source_kind == "git"
+        assert item.error is None
+        assert item.repo == "alpha"
+        assert item.date_origin == "git"
+        assert (item.first_commit_at, item.last_commit_at) == history.expected[item.member]
+        assert item.repo_last_commit_at == history.repo_last_commit_at
+        assert item.metadata["head_commit"] == history.commits["readme"]
+        assert read_input(item, DEFAULT_LIMITS) == history.builder.read(item.member)
+
+
+def test_source_reads_older_revision(history, revision) -> None:
+    revision(history.commits["add"])
+
+    inputs = {item.member: item for item in iter_inputs(history.path)}
+
+    expected = git(history.path, "show", f"{history.commits['add']}:a.ipynb").encode("utf-8")
+    assert sorted(inputs) == ["a.ipynb", "keep.ipynb"]
+    assert read_input(inputs["a.ipynb"], DEFAULT_LIMITS) == expected
+    assert inputs["a.ipynb"].metadata["rev"] == history.commits["add"]
+
+
+def test_source_missing_revision_is_outcome(history, revision) -> None:
+    revision("no-such-tag")
+
+    inputs = list(iter_inputs(history.path))
+
+    assert len(inputs) == 1
+    assert inputs[0].member is None
+    assert inputs[0].error[0] == gitsource.REVISION_NOT_FOUND
+    with pytest.raises(NotebookError):
+        read_input(inputs[0], DEFAULT_LIMITS)
+
+
+def test_source_shallow_clone_notes_reason(history, tmp_path: Path) -> None:
+    shallow = clone(history.path, tmp_path / "shallow", "--depth", "1")
+
+    inputs = list(iter_inputs(shallow))
+
+    assert len(inputs) == len(history.expected)
+    for item in inputs:
+        assert item.date_origin == "none"
+        assert item.first_commit_at is None
+        assert item.last_commit_at is None
+        assert item.metadata["date_note"] == NOTE_SHALLOW_CLONE
+
+
+def test_source_github_origin_gives_urls(history, tmp_path: Path) -> None:
+    bare = clone(history.path, tmp_path / "bare.git", "--bare")
+    git(bare, "remote", "set-url", "origin", "git@github.com:owner/alpha.git")
+
+    inputs = {item.member: item for item in iter_inputs(bare)}
+
+    item = inputs["moved dir/keep 2.ipynb"]
+    assert item.repo == "owner/alpha"
+    assert item.html_url == f"https://github.com/owner/alpha/blob/{history.commits['readme']}/moved%20dir/keep%202.ipynb"
+
+
+def test_source_subfolder_stays_folder(history) -> None:
+    inputs = list(iter_inputs(history.path / "dir"))
+
+    assert [item.source_kind for item in inputs] == ["folder"]
+
+
+def test_source_blob_over_limit_skipped(history) -> None:
+    item = next(iter(iter_inputs(history.path)))
+
+    with pytest.raises(NotebookError) as raised:
+        read_input(item, Limits(max_file_bytes=100))
+
+    assert raised.value.reason == "too_large"
+    # The reader stays usable after dropping the large blob.
+    assert read_input(item, DEFAULT_LIMITS) == history.builder.read(item.member)
