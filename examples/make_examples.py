@@ -1,7 +1,7 @@
 """Write the example notebook collection that `make run` studies.
 
-The collection is small (about fifty files) but shaped like a real one: plain
-data-science notebooks form the denominator, and AWS notebooks (boto, boto3,
+The collection is small (about fifty files) but shaped like a real one. Plain
+data-science notebooks form the denominator. AWS notebooks (boto, boto3,
 botocore, sagemaker, mxnet) arrive over two years, so every figure and finding
 of the report has data. It also holds the awkward inputs a real collection has:
 markdown cells, magics, a `%%bash` cell, `!pip install`, a Python 2 notebook,
@@ -120,7 +120,7 @@ def notebook_v4(cells: list[Cell], metadata: dict[str, Any] | None = None) -> st
 
 
 def notebook_v3(inputs: list[str]) -> str:
-    """An nbformat 3 notebook: cells live in worksheets, code sits under `input`."""
+    """Serialise an nbformat 3 notebook, whose cells live in worksheets with code under `input`."""
     cells = [
         {
             "cell_type": "code",
@@ -482,7 +482,7 @@ def sagemaker_builtin_estimator(algorithm: str, instance_type: str) -> list[Cell
 
 
 def sagemaker_framework_estimator(framework: str, entry_point: str) -> list[Cell]:
-    """A framework estimator (MXNet, TensorFlow, PyTorch) from the SageMaker SDK."""
+    """Build a notebook that trains a SageMaker SDK framework estimator (MXNet, TensorFlow or PyTorch)."""
     module, cls = {
         "mxnet": ("sagemaker.mxnet", "MXNet"),
         "tensorflow": ("sagemaker.tensorflow", "TensorFlow"),
@@ -651,7 +651,7 @@ def mxnet_gluon_training(hidden: int) -> list[Cell]:
 
 
 def mxnet_module_training(epochs: int) -> list[Cell]:
-    """The symbolic Module API, whose `fit` is not a SageMaker estimator's."""
+    """Build a notebook that trains with the symbolic Module API, whose `fit` is not a SageMaker estimator's."""
     return [
         code(
             """
