@@ -1,0 +1,83 @@
+{#
+    A member is the first name after the package: `boto3.client(...)` uses
+    member `client`; `from boto import regioninfo` and `import boto.regioninfo`
+    both import member `regioninfo`; `import boto` and star imports name none.
+#}
+
+with
+
+python_notebooks as (
+    select * from {{ ref('int_python_notebooks') }}
+),
+
+imports as (
+    select * from {{ ref('stg_ingest__imports') }}
+),
+
+uses as (
+    select * from {{ ref('stg_ingest__uses') }}
+),
+
+import_members as (
+    select
+        notebook_id,
+        package,
+        case
+            when contains(module, '.') then split_part(module, '.', 2)
+            when import_kind = 'from' and imported_name <> '*' then imported_name
+        end as member,
+    from imports
+    where package is not null
+),
+
+imports_per_member as (
+    select
+        notebook_id,
+        package,
+        member,
+        count(*) as imports,
+    from import_members
+    where member is not null
+    group by notebook_id, package, member
+),
+
+uses_per_member as (
+    {# Method rows describe calls on objects, not names of the package, so only references count. #}
+    select
+        notebook_id,
+        package,
+        member,
+        count(*) as uses,
+    from uses
+    where use_kind = 'reference'
+        and package is not null
+        and member is not null
+    group by notebook_id, package, member
+),
+
+members_per_content as (
+    select
+        notebook_id,
+        package,
+        member,
+        coalesce(uses_per_member.uses, 0) as uses,
+        coalesce(imports_per_member.imports, 0) as imports,
+    from uses_per_member
+    full outer join imports_per_member
+        using (notebook_id, package, member)
+),
+
+final as (
+    select
+        python_notebooks.file_id,
+        python_notebooks.notebook_id,
+        members_per_content.package,
+        members_per_content.member,
+        members_per_content.uses,
+        members_per_content.imports,
+    from python_notebooks
+    inner join members_per_content
+        on python_notebooks.notebook_id = members_per_content.notebook_id
+)
+
+select * from final
