@@ -224,7 +224,7 @@ def training_style(populations: Sequence[Row], receiver_columns: Sequence[tuple[
     """Training-style shares per population, and `fit` split by its receiver.
 
     receiver_columns pairs a share column of the mart with its label, e.g.
-    ("fit_sagemaker_estimator_share", "fit on a SageMaker estimator").
+    ("sagemaker_fit_share", "fit on a SageMaker estimator").
     """
     figure = make_subplots(
         rows=1,
