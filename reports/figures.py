@@ -3,7 +3,7 @@
 Each function takes rows from `reports.queries` and only arranges them: no value
 is derived here. A gap in the data (a month with no Python notebooks, a family
 pair without a correlation) stays a gap in the figure, and an empty mart gives a
-figure that says so instead of an empty frame.
+figure with a note instead of an empty frame.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def adoption_over_time(trend: Sequence[Row]) -> go.Figure:
 
 
 def _bar_trace(rows: Sequence[Row], label_column: str, colour: str, name: str) -> go.Bar:
-    """A horizontal bar of notebooks per label, with the uses in the hover text, first row on top."""
+    """Build a horizontal bar of notebooks per label, with the uses in the hover text, first row on top."""
     ordered = list(reversed(rows))
     return go.Bar(
         x=[row["notebooks"] for row in ordered],
@@ -173,9 +173,9 @@ def top_members(package: str, members: Sequence[Row]) -> go.Figure:
 
 
 def correlation_heatmap(pairs: Sequence[Row]) -> go.Figure:
-    """The phi coefficient of each pair of families, as the mart holds it.
+    """Draw the phi coefficient of each pair of families as stored in the mart.
 
-    A pair the mart does not hold in either order, such as a family with itself,
+    A pair missing from the mart in both orders, such as a family with itself,
     stays an empty cell; phi is never filled in here.
     """
     families: list[str] = []

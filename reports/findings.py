@@ -319,7 +319,7 @@ def render_group(group: FindingGroup) -> str:
 
 
 def headline_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """A few plain-text lines for the console: family shares, correlations, training style."""
+    """Write a few plain-text lines for the console: family shares, correlations, training style."""
     lines: list[str] = []
     families = queries.family_shares(con)
     if families:

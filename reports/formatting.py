@@ -1,4 +1,4 @@
-"""How numbers from the marts are written on the pages.
+"""Number formats for values from the marts.
 
 Formatting only rounds and adds units; it never fills a gap. A SQL null is
 written as `n/a`, never as zero, because a missing share (no Python notebooks

@@ -45,7 +45,7 @@ th:first-child, td:first-child { text-align: left; }
 #render-check { display: none; }
 """
 
-# Runs before any other script, so it sees errors raised while plotly loads.
+# Runs before any other script, so it also records errors raised while plotly loads.
 ERROR_RECORDER = """
 window.nbcensusErrors = [];
 window.addEventListener("error", function (event) {

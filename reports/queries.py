@@ -65,7 +65,7 @@ def mart_columns(con: duckdb.DuckDBPyConnection, mart: str) -> set[str]:
 
 
 def family_shares(con: duckdb.DuckDBPyConnection) -> list[Row]:
-    """One row per package family: its packages, Python notebooks, notebooks importing it, share and interval."""
+    """Select one row per package family: its packages, Python notebooks, notebooks importing it, share and interval."""
     return fetch(
         con,
         """
@@ -78,7 +78,7 @@ def family_shares(con: duckdb.DuckDBPyConnection) -> list[Row]:
 
 
 def family_package_shares(con: duckdb.DuckDBPyConnection) -> list[Row]:
-    """One row per top-level package that belongs to a family (boto, boto3 and botocore apart).
+    """Select one row per top-level package that belongs to a family (boto, boto3 and botocore apart).
 
     On `kind = 'package'` rows of the mart the `family` column names the package.
     """
@@ -122,9 +122,9 @@ def monthly_trend(con: duckdb.DuckDBPyConnection) -> list[Row]:
 
 
 def trend_growth(con: duckdb.DuckDBPyConnection) -> list[Row]:
-    """Per family: the first month with a notebook importing it, and two rows of the trend.
+    """Select per family the first month with a notebook importing it, and two rows of the trend.
 
-    The rows are the last month and the month twelve months before it; the
+    The rows are the last month and the month twelve months before it. The
     earlier one is null when the trend does not reach back that far.
     """
     return fetch(
@@ -170,7 +170,7 @@ def trend_growth(con: duckdb.DuckDBPyConnection) -> list[Row]:
 
 
 def cooccurrence(con: duckdb.DuckDBPyConnection) -> list[Row]:
-    """Every ordered pair of families, both orders, as the mart holds them."""
+    """Select every ordered pair of families, both orders, as stored in the mart."""
     return fetch(
         con,
         """
@@ -184,7 +184,7 @@ def cooccurrence(con: duckdb.DuckDBPyConnection) -> list[Row]:
 
 
 def distinct_pairs(con: duckdb.DuckDBPyConnection) -> list[Row]:
-    """Each unordered pair of families that share no package, once (family_a < family_b).
+    """Select each unordered pair of families that share no package, once (family_a < family_b).
 
     A family built from other families' packages (aws) correlates with them by
     construction, so those pairs are left to the heatmap.
@@ -205,7 +205,7 @@ def distinct_pairs(con: duckdb.DuckDBPyConnection) -> list[Row]:
 
 
 def member_packages(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The packages of the families that have member rows, most imported first."""
+    """List the packages of the families that have member rows, most imported first."""
     rows = fetch(
         con,
         """
@@ -226,7 +226,7 @@ def member_packages(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def top_members(con: duckdb.DuckDBPyConnection, package: str, limit: int) -> list[Row]:
-    """The first-level members of a package in the mart's own rank (notebooks, then uses)."""
+    """Select the first-level members of a package in the mart's own rank (notebooks, then uses)."""
     return fetch(
         con,
         """
@@ -241,7 +241,7 @@ def top_members(con: duckdb.DuckDBPyConnection, package: str, limit: int) -> lis
 
 
 def top_services(con: duckdb.DuckDBPyConnection, api: str, limit: int) -> list[Row]:
-    """The services of one boto3 API (`client` or `resource`) built in the most notebooks."""
+    """Select the services of one boto3 API (`client` or `resource`) built in the most notebooks."""
     return fetch(
         con,
         """
@@ -290,7 +290,7 @@ def training_style(con: duckdb.DuckDBPyConnection) -> list[Row]:
 
 
 def coverage_rows(con: duckdb.DuckDBPyConnection, section: str) -> list[Row]:
-    """The rows of one section of the long coverage table, largest first."""
+    """Select the rows of one section of the long coverage table, largest first."""
     return fetch(
         con,
         """
@@ -304,13 +304,13 @@ def coverage_rows(con: duckdb.DuckDBPyConnection, section: str) -> list[Row]:
 
 
 def coverage_total(con: duckdb.DuckDBPyConnection, section: str) -> int | None:
-    """The values of one coverage section summed over all its rows; null when it has none."""
+    """Sum the values of one coverage section over all its rows, or return None when it has none."""
     rows = fetch(con, "select sum(value) as value from marts.ingest_coverage where section = ?", [section])
     return rows[0]["value"]
 
 
 def coverage_totals(con: duckdb.DuckDBPyConnection, section: str) -> list[Row]:
-    """The values of one coverage section summed over `detail`, one row per item."""
+    """Sum the values of one coverage section over `detail`, one row per item."""
     return fetch(
         con,
         """
