@@ -44,8 +44,12 @@ _HEADER_PREFIX = b"commit "
 _READ_SIZE = 1 << 20
 
 # `git log` options shared by the dating walk and the benchmark. `--date-order`
-# lists no parent before its children; `-M -C --find-copies-harder` detects
-# renames and copies whose source was unchanged in the same commit.
+# lists no parent before its children. `-M -C --find-copies-harder` detects
+# renames and copies, including copies of files left unchanged by the commit.
+# NOTE: `--find-copies-harder` compares every added file with every notebook of
+# the parent, so it dominates the walk's time (17x plain `-M -C` in
+# bench/git_dating.py); listing again with it only the commits where a lineage
+# ends or moves was tried and was slower, because those are most such commits.
 LOG_OPTIONS = (
     "--no-merges",
     "--date-order",
@@ -277,7 +281,3 @@ def _walk_log(repository: GitRepository, commit: str, tracker: LineageTracker) -
     return commits_read
 
 
-def iter_log(repository: GitRepository, commit: str) -> Iterator[LogCommit]:
-    """Yield the notebook changes of every non-merge commit of COMMIT, newest first."""
-    output = repository.git(["log", *LOG_OPTIONS, commit, "--", NOTEBOOK_PATHSPEC])
-    yield from parse_log([output])
