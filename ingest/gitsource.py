@@ -5,7 +5,9 @@ bare repository) is read as a repository, not as a folder: its notebooks are the
 `*.ipynb` regular files of the chosen revision (`HEAD` unless `--rev` says
 otherwise), read from the object store without a checkout, so uncommitted
 changes and untracked files in a work tree are not read. A folder inside a work
-tree is not the top of a repository, so it is still read as a plain folder.
+tree is not the top of a repository, so it is still read as a plain folder,
+while a repository inside a plain folder SOURCE (a folder of clones) is read
+as a repository.
 
 Each notebook gets `first_commit_at` and `last_commit_at` from its own lineage
 and `repo_last_commit_at` from the repository (see `ingest.gitdates`), with
@@ -177,4 +179,4 @@ def close_repositories() -> None:
 
 
 register_reader(GIT_KIND, read_blob)
-register_source_kind(SourceKind(GIT_KIND, looks_like_repository, list_repository), first=True)
+register_source_kind(SourceKind(GIT_KIND, looks_like_repository, list_repository, nested=True), first=True)

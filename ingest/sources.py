@@ -18,6 +18,8 @@ module is imported.
   `matches(path)` says whether a SOURCE argument is of this kind, and
   `list_inputs(source, path)` yields its `InputFile`s. Kinds are tried in order,
   so `first=True` lets a git repository be recognised before a plain folder.
+  A kind made with `nested=True` is also tried on every subfolder of a folder
+  walk, so a folder of git repositories reads each one as a repository.
 - `register_reader(name, read)`: `read(input_file, limits) -> bytes` reads the
   bytes of an `InputFile` whose `reader` is `name`, raising `NotebookError` with
   a reason from `ingest.reasons`. It runs in worker processes, so it may cache
@@ -105,6 +107,9 @@ class SourceKind:
     name: str
     matches: Callable[[Path], bool]
     list_inputs: Callable[[str, Path], Iterator[InputFile]]
+    # A folder walk that meets a subfolder matching a nested kind lists it with
+    # that kind instead of descending into it (a git repository in a folder).
+    nested: bool = False
 
 
 Reader = Callable[[InputFile, Limits], bytes]
@@ -248,6 +253,12 @@ def _list_folder(source: str, path: Path) -> Iterator[InputFile]:
         visited.add(identity)
 
         subdirectories[:] = sorted(name for name in subdirectories if name not in SKIPPED_DIRS)
+        for name in list(subdirectories):
+            subfolder = Path(directory, name)
+            nested = next((kind for kind in _SOURCE_KINDS if kind.nested and kind.matches(subfolder)), None)
+            if nested is not None:
+                subdirectories.remove(name)
+                yield from nested.list_inputs(source, subfolder)
         for filename in sorted(filenames):
             if is_notebook_name(filename):
                 file_path = os.path.join(directory, filename)

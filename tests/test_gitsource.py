@@ -409,3 +409,25 @@ def test_source_blob_over_limit_skipped(history) -> None:
     assert raised.value.reason == "too_large"
     # The reader stays usable after dropping the large blob.
     assert read_input(item, DEFAULT_LIMITS) == history.builder.read(item.member)
+
+
+def test_folder_of_repositories_reads_each(history, tmp_path: Path) -> None:
+    folder = tmp_path / "clones"
+    clone(history.path, folder / "alpha.git", "--bare")
+    clone(history.path, folder / "nested" / "alpha-tree")
+    (folder / "loose").mkdir()
+    (folder / "loose" / "plain.ipynb").write_bytes(make_notebook("plain"))
+
+    inputs = list(iter_inputs(folder))
+
+    kinds = sorted({(item.source_kind, item.path) for item in inputs})
+    assert kinds == [
+        ("folder", str(folder / "loose" / "plain.ipynb")),
+        ("git", str(folder / "alpha.git")),
+        ("git", str(folder / "nested" / "alpha-tree")),
+    ]
+    git_inputs = [item for item in inputs if item.source_kind == "git"]
+    assert len(git_inputs) == 2 * len(history.expected)
+    for item in git_inputs:
+        assert item.source == str(folder)
+        assert (item.first_commit_at, item.last_commit_at) == history.expected[item.member]
