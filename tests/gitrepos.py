@@ -6,6 +6,7 @@ cloned over `file://`; nothing is fetched from the network.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 
 def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -211,3 +213,46 @@ def build_history(path: Path, label: str = "alpha", year: int = 2014) -> DatedHi
         "moved dir/keep 2.ipynb": (dates["add"], dates["move_edited"]),
     }
     return DatedHistory(repo, commits, expected, repo_last_commit_at=dates["readme"])
+
+
+MANIFEST_COLUMNS = (
+    "notebook_path",
+    "repo",
+    "repo_path",
+    "first_commit_at",
+    "last_commit_at",
+    "repo_last_commit_at",
+    "html_url",
+)
+
+
+def write_equivalent_manifest(histories: dict[str, DatedHistory], folder: Path) -> Path:
+    """Write the notebooks of HISTORIES (keyed by owner/name) as files plus a manifest.
+
+    The dates come from the histories' expected values, not from the git
+    reader, so a study on the manifest is an independent reference for a study
+    on the repositories.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / "manifest.csv"
+    with manifest.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        for repo, history in sorted(histories.items()):
+            head = history.commits["readme"]
+            for path, (first, last) in sorted(history.expected.items()):
+                relative = Path("notebooks") / repo.replace("/", "__") / path
+                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                (folder / relative).write_bytes(history.builder.read(path))
+                writer.writerow(
+                    {
+                        "notebook_path": relative.as_posix(),
+                        "repo": repo,
+                        "repo_path": path,
+                        "first_commit_at": first.isoformat(),
+                        "last_commit_at": last.isoformat(),
+                        "repo_last_commit_at": history.repo_last_commit_at.isoformat(),
+                        "html_url": f"https://github.com/{repo}/blob/{head}/{quote(path)}",
+                    }
+                )
+    return manifest

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
-from gitrepos import RepoBuilder, build_history, clone, git, make_notebook, when
+from conftest import run_study
+from gitrepos import RepoBuilder, build_history, clone, git, make_notebook, when, write_equivalent_manifest
 
 from ingest import gitsource
 from ingest.errors import NotebookError
@@ -27,6 +29,7 @@ from ingest.gitrepo import (
 )
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.sources import iter_inputs, read_input
+from reports.queries import MARTS
 
 
 def dates_of(repository: GitRepository, rev: str = "HEAD") -> dict[str, tuple[datetime | None, datetime | None]]:
@@ -431,3 +434,51 @@ def test_folder_of_repositories_reads_each(history, tmp_path: Path) -> None:
     for item in git_inputs:
         assert item.source == str(folder)
         assert (item.first_commit_at, item.last_commit_at) == history.expected[item.member]
+
+
+# --- a study on repositories equals a study on the equivalent manifest -------------
+
+
+def mart_rows(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every mart's rows, sorted, with the date origin's name made neutral.
+
+    A notebook dated from git has `date_origin` `git` and one dated by a manifest
+    has `manifest`; that label is the only difference the two studies may show.
+    """
+    rows: dict[str, list[tuple]] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for mart in MARTS:
+            result = con.execute(f"select * from marts.{mart}")
+            columns = [column[0] for column in result.description]
+            values = []
+            for row in result.fetchall():
+                record = dict(zip(columns, row, strict=True))
+                if mart == "ingest_coverage" and record["section"] == "trend_dates":
+                    record["item"] = "dated_by_source" if record["item"] in ("git", "manifest") else record["item"]
+                values.append(tuple(record.values()))
+            rows[mart] = sorted(values, key=repr)
+    return rows
+
+
+@pytest.mark.slow
+def test_run_on_repositories_equals_manifest(tmp_path: Path) -> None:
+    repos = tmp_path / "repos"
+    histories = {
+        "acme/alpha": build_history(repos / "alpha", label="alpha", year=2014),
+        "acme/beta": build_history(repos / "beta", label="beta", year=2017),
+    }
+    for name, history in histories.items():
+        history.builder.set_origin(f"https://github.com/{name}.git")
+    manifest = write_equivalent_manifest(histories, tmp_path / "manifest")
+
+    from_git = run_study(repos, tmp_path / "git_study")
+    from_manifest = run_study(manifest, tmp_path / "manifest_study")
+
+    git_rows = mart_rows(from_git.warehouse)
+    manifest_rows = mart_rows(from_manifest.warehouse)
+    for mart in MARTS:
+        assert git_rows[mart], f"marts.{mart} is empty, so the comparison would prove nothing"
+        assert git_rows[mart] == manifest_rows[mart], f"marts.{mart} differs"
+    with duckdb.connect(str(from_git.warehouse), read_only=True) as con:
+        origins = con.execute("select date_origin, source_kind, count(*) from raw.notebooks group by all").fetchall()
+    assert origins == [("git", "git", 8)]
