@@ -182,7 +182,7 @@ def build_history(path: Path, label: str = "alpha", year: int = 2014) -> DatedHi
     repo.move("a.ipynb", "dir/b.ipynb")
     commits["rename"] = repo.commit("Move a into dir", dates["rename"])
 
-    # An unchanged copy of an unchanged file: only --find-copies-harder sees it.
+    # An unchanged copy of an unchanged file: only --find-copies-harder detects it.
     repo.write("c.ipynb", repo.read("dir/b.ipynb"))
     repo.write("keep.ipynb", make_notebook(f"{label}-keep", extra_lines=1, imports=("boto3",)))
     commits["copy"] = repo.commit("Copy b and edit keep", dates["copy"])
