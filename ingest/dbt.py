@@ -25,12 +25,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ingest.errors import NbcensusError
+from ingest.warehouse import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, resolve_warehouse_path
 
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_WAREHOUSE = Path("warehouse/nbcensus.duckdb")
-WAREHOUSE_ENV = "NBCENSUS_WAREHOUSE"
 STATIC_PAGE = "static_index.html"
 
 # Values of the dbt var `trend_date`: which date puts a notebook in a month.
@@ -42,11 +41,6 @@ FAILED_STATUSES = ("error", "fail", "runtime error")
 # How many lines of dbt's output an error message quotes when run_results.json
 # does not name the failing nodes (for example a compilation error).
 OUTPUT_TAIL_LINES = 20
-
-
-def default_warehouse() -> Path:
-    """Return the warehouse named by NBCENSUS_WAREHOUSE, else the default path."""
-    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
 
 
 def dbt_executable() -> str:
@@ -128,6 +122,14 @@ def failed_nodes(target_path: Path) -> list[str]:
     return failures
 
 
+def summary_line(output: str) -> str:
+    """Return dbt's closing count line (`Done. PASS=... ERROR=...`), or an empty string."""
+    for line in reversed(output.splitlines()):
+        if "Done. PASS=" in line:
+            return line[line.index("Done.") :].strip()
+    return ""
+
+
 def check_dbt(step: str, process: subprocess.CompletedProcess[str], target_path: Path) -> None:
     """Raise NbcensusError naming the dbt step and its failing nodes when dbt failed."""
     log.debug("%s output:\n%s", step, process.stdout)
@@ -173,7 +175,7 @@ def build(
         variables=dbt_vars(trend_date, count_duplicates),
     )
     check_dbt("dbt build", process, target)
-    log.info("dbt build passed on %s", warehouse)
+    log.info("dbt build passed on %s: %s", warehouse, summary_line(process.stdout))
     return process
 
 
@@ -193,8 +195,7 @@ def docs(warehouse: Path, *, target_path: Path | None = None, log_path: Path | N
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warehouse",
-        type=Path,
-        default=default_warehouse(),
+        default=None,
         help=f"DuckDB warehouse to document (default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE})",
     )
     parser.add_argument(
@@ -206,6 +207,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    page = docs(args.warehouse, target_path=args.target_path)
+    page = docs(resolve_warehouse_path(args.warehouse), target_path=args.target_path)
     print(page)
     return 0

@@ -237,7 +237,7 @@ USES: list[Row] = [
     reference("A", "sagemaker.estimator.Estimator"),
     method_call("A", "sagemaker.estimator.Estimator", "fit"),
     reference("A", "sagemaker.get_execution_role"),
-    # B: boto's regioninfo, two gluon names and a fit on a receiver nobody resolved.
+    # B: boto's regioninfo, two gluon names and a fit on a receiver the ingester could not resolve.
     reference("B", "boto.regioninfo.get_regions", "ec2"),
     reference("B", "mxnet.gluon.nn.Dense"),
     reference("B", "mxnet.gluon.Trainer"),

@@ -287,6 +287,8 @@ def test_docs_writes_one_static_page(built: BuiltWarehouse, docs_page: Path) -> 
     # The manifest and catalog are inlined, so the page needs no other file.
     assert "Wilson score 95 % interval" in page
     assert "package_cooccurrence" in page
+    # The page loads a tracking script only when the manifest allows usage statistics.
+    assert '"send_anonymous_usage_stats": false' in page
 
 
 @pytest.mark.slow
