@@ -75,7 +75,7 @@ def test_build_passes_all_tests(built: BuiltWarehouse) -> None:
     data_tests = [node for node in statuses if node.startswith("test.")]
     models = [node for node in statuses if node.startswith("model.")]
 
-    assert len(unit_tests) >= 5
+    assert len(unit_tests) >= 7
     assert len(data_tests) >= 100
     assert {f"model.nbcensus.{mart}" for mart in MARTS} <= set(models)
     assert {status for status in statuses.values()} <= {"success", "pass"}
