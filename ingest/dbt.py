@@ -43,6 +43,11 @@ FAILED_STATUSES = ("error", "fail", "runtime error")
 OUTPUT_TAIL_LINES = 20
 
 
+def default_warehouse() -> Path:
+    """Return the warehouse named by NBCENSUS_WAREHOUSE, else the default path."""
+    return resolve_warehouse_path(None)
+
+
 def dbt_executable() -> str:
     """Find the dbt script of the environment this process runs in."""
     beside_python = Path(sys.executable).parent / "dbt"
