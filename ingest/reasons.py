@@ -8,7 +8,7 @@ left out on purpose (another language, a size limit, an unsafe archive entry).
 
 from __future__ import annotations
 
-from ingest.model import FAILED, INGESTED, SKIPPED
+from ingest.model import FAILED, SKIPPED
 
 # Reading the bytes.
 MISSING_FILE = "missing_file"  # the path, or the archive holding a member, does not exist
@@ -36,9 +36,7 @@ NOT_PYTHON = "not_python"
 # A bug or a crash inside nbcensus while handling the file; the traceback is logged.
 INTERNAL_ERROR = "internal_error"
 WORKER_CRASHED = "worker_crashed"  # the worker process died (for example a stack overflow)
-
-# Reason of an ingested file whose content was already in the warehouse.
-ALREADY_LOADED = "already_loaded"
+TIMED_OUT = "timed_out"  # processing the file took longer than the per-file timeout
 
 OUTCOME_OF_REASON: dict[str, str] = {
     MISSING_FILE: FAILED,
@@ -58,7 +56,7 @@ OUTCOME_OF_REASON: dict[str, str] = {
     NOT_PYTHON: SKIPPED,
     INTERNAL_ERROR: FAILED,
     WORKER_CRASHED: FAILED,
-    ALREADY_LOADED: INGESTED,
+    TIMED_OUT: SKIPPED,
 }
 
 

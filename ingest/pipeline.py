@@ -1,0 +1,395 @@
+"""Read notebooks and load their imports, uses, cells and outcomes into the warehouse.
+
+Every SOURCE may be a folder (searched recursively for *.ipynb), a single
+.ipynb file, a .zip or .tar[.gz] archive (read in place), a manifest CSV whose
+rows name notebooks by `notebook_path` or by `archive` + `member`, or a local
+git repository. Every input file ends with one row in raw.outcomes: ingested,
+failed or skipped, with a reason. Ingesting a source again replaces its rows;
+notebooks whose content is already loaded are not parsed again.
+
+Examples:
+
+    nbcensus ingest examples/manifest.csv
+    nbcensus ingest notebooks/ more.zip --warehouse /tmp/census.duckdb --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest import reasons
+from ingest.limits import DEFAULT_LIMITS, MEBIBYTE, Limits
+from ingest.model import FAILED, INGESTED, SKIPPED
+from ingest.pool import CrashTolerantPool, TaskFailure
+from ingest.progress import Progress
+from ingest.reasons import outcome_of
+from ingest.schema import CONTENT_TABLES, TABLES
+from ingest.sources import InputFile, iter_inputs, load_plugins, normalise_source, source_kind_of
+from ingest.warehouse import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, Warehouse, resolve_warehouse_path
+from ingest.worker import ChunkResult, WorkerConfig, init_worker, outcome_row, process_chunk
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 500  # input files per warehouse transaction
+MAX_CHUNK_SIZE = 16  # input files per worker task
+DEFAULT_FILE_TIMEOUT = 300.0  # seconds one file may take in a worker
+
+OUTCOMES = (INGESTED, FAILED, SKIPPED)
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    """What one ingest run did, for the closing summary and for callers such as `nbcensus run`."""
+
+    warehouse: Path
+    sources: list[str]
+    files: int = 0
+    counts: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (outcome, reason) -> files
+    extracted_notebooks: int = 0  # distinct notebooks parsed in this run
+    code_cells: int = 0  # code cells of the notebooks parsed in this run
+    cache_hits: int = 0
+    cache_misses: int = 0
+    worker_restarts: int = 0
+    seconds: float = 0.0
+
+    def outcome_counts(self) -> dict[str, int]:
+        totals = {outcome: 0 for outcome in OUTCOMES}
+        for (outcome, _), count in self.counts.items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        return totals
+
+    @property
+    def cache_hit_rate(self) -> float:
+        lookups = self.cache_hits + self.cache_misses
+        return self.cache_hits / lookups if lookups else 0.0
+
+    def lines(self) -> list[str]:
+        """Return the human-readable summary printed at the end of a run."""
+        seconds = max(self.seconds, 1e-9)
+        lines = [
+            f"Ingested {len(self.sources)} source(s) into {self.warehouse} in {self.seconds:.1f} s: "
+            f"{self.files:,} files ({self.files / seconds:,.1f} files/s), "
+            f"{self.extracted_notebooks:,} notebooks parsed, {self.code_cells:,} code cells "
+            f"({self.code_cells / seconds:,.1f} code cells/s)"
+        ]
+        for outcome, total in self.outcome_counts().items():
+            by_reason = sorted(
+                ((reason, count) for (kind, reason), count in self.counts.items() if kind == outcome and reason),
+                key=lambda pair: (-pair[1], pair[0]),
+            )
+            detail = ", ".join(f"{reason} {count:,}" for reason, count in by_reason)
+            lines.append(f"  {outcome:<9}{total:>9,}" + (f"   {detail}" if detail else ""))
+        lookups = self.cache_hits + self.cache_misses
+        lines.append(
+            f"Cell cache: {self.cache_hit_rate:.1%} hit rate ({self.cache_hits:,} of {lookups:,} Python cells "
+            "reused a parse made earlier in the same worker)"
+        )
+        if self.worker_restarts:
+            lines.append(f"Worker processes restarted after a crash or timeout: {self.worker_restarts}")
+        return lines
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add SOURCE... and the ingest options; shared by `ingest` and `run`."""
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="folder, .ipynb file, .zip/.tar archive, manifest .csv or git repository",
+    )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=resolve_warehouse_path(None),
+        help=f"DuckDB file to write (default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE})",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="worker processes (default: one per available CPU core)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"input files written per warehouse transaction (default: {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="show no progress line")
+    parser.add_argument(
+        "--reparse",
+        action="store_true",
+        help="parse every notebook again, even when its content is already loaded",
+    )
+    parser.add_argument(
+        "--rev",
+        default=None,
+        help="revision read from git repository sources (default: HEAD)",
+    )
+
+    limits = parser.add_argument_group("limits (a file over a limit is skipped with that reason)")
+    limits.add_argument(
+        "--max-file-mb",
+        type=_positive_float,
+        default=DEFAULT_LIMITS.max_file_bytes / MEBIBYTE,
+        help=f"largest notebook file read, in MiB (default: {DEFAULT_LIMITS.max_file_bytes // MEBIBYTE})",
+    )
+    limits.add_argument(
+        "--max-cells",
+        type=_positive_int,
+        default=DEFAULT_LIMITS.max_cells,
+        help=f"most cells in one notebook (default: {DEFAULT_LIMITS.max_cells:,})",
+    )
+    limits.add_argument(
+        "--max-cell-chars",
+        type=_positive_int,
+        default=DEFAULT_LIMITS.max_cell_chars,
+        help="longest code cell parsed, in characters; longer cells are recorded as failed "
+        f"(default: {DEFAULT_LIMITS.max_cell_chars:,})",
+    )
+    limits.add_argument(
+        "--max-nesting",
+        type=_positive_int,
+        default=DEFAULT_LIMITS.max_nesting,
+        help=f"deepest bracket nesting parsed in a code cell (default: {DEFAULT_LIMITS.max_nesting})",
+    )
+    limits.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULT_FILE_TIMEOUT,
+        help=f"seconds one file may take before it is skipped as timed_out (default: {DEFAULT_FILE_TIMEOUT:g})",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    summary = ingest_from_args(args)
+    for line in summary.lines():
+        print(line, file=sys.stderr)
+    return 0
+
+
+def ingest_from_args(args: argparse.Namespace) -> IngestSummary:
+    """Run an ingest from parsed command-line arguments."""
+    if getattr(args, "rev", None):
+        from ingest import gitsource
+
+        gitsource.use_revision(args.rev)
+
+    limits = Limits(
+        max_file_bytes=int(args.max_file_mb * MEBIBYTE),
+        max_cells=args.max_cells,
+        max_cell_chars=args.max_cell_chars,
+        max_nesting=args.max_nesting,
+    )
+    return ingest_sources(
+        args.sources,
+        warehouse=args.warehouse,
+        jobs=args.jobs,
+        batch_size=args.batch_size,
+        limits=limits,
+        quiet=args.quiet,
+        reparse=args.reparse,
+        file_timeout=args.timeout,
+    )
+
+
+def ingest_sources(
+    sources: Sequence[str | os.PathLike[str]],
+    warehouse: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limits: Limits = DEFAULT_LIMITS,
+    quiet: bool = False,
+    reparse: bool = False,
+    file_timeout: float = DEFAULT_FILE_TIMEOUT,
+) -> IngestSummary:
+    """Ingest SOURCEs into the warehouse and return what happened.
+
+    Sources are checked before the warehouse is opened, so a mistyped path
+    fails at once. The whole run holds the warehouse's write lock.
+    """
+    started = time.monotonic()
+    load_plugins()
+    source_list = _check_sources(sources)
+    warehouse_path = resolve_warehouse_path(warehouse)
+    jobs = jobs or default_jobs()
+    summary = IngestSummary(warehouse=warehouse_path, sources=source_list)
+
+    # NOTE: the input list holds one small record per file (about 1 KB with
+    # manifest metadata), so it grows with the corpus; the rows do not.
+    inputs = [input_file for source in source_list for input_file in iter_inputs(source)]
+    log.info("found %d input files in %d source(s)", len(inputs), len(source_list))
+
+    with Warehouse(warehouse_path) as store:
+        store.begin_run()
+        known_content = store.content_notebook_ids()
+        config = WorkerConfig(
+            limits=limits,
+            ingested_at=datetime.now(UTC),
+            known_content=frozenset() if reparse else frozenset(known_content),
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
+        writer = _BatchWriter(store, batch_size, known_content, reparse)
+        chunk_size = max(1, min(MAX_CHUNK_SIZE, len(inputs) // (jobs * 4) or 1))
+
+        pool: CrashTolerantPool[InputFile, ChunkResult] = CrashTolerantPool(
+            jobs=jobs,
+            task_function=process_chunk,
+            initializer=init_worker,
+            initargs=(config,),
+            item_timeout=file_timeout,
+            preload=["ingest.worker"],
+        )
+        with pool, Progress(total=len(inputs), enabled=not quiet) as progress:
+            for item in pool.run(_chunks(inputs, chunk_size)):
+                result = item if isinstance(item, ChunkResult) else _failure_result(item, config)
+                for message in result.errors:
+                    log.error("%s", message)
+                writer.add(result)
+                _count(summary, result)
+                progress.update(result.files, summary.outcome_counts())
+            summary.worker_restarts = pool.restarts
+
+        writer.flush()
+        store.finish_run(source_list)
+
+    summary.extracted_notebooks = writer.written_notebooks
+    summary.seconds = time.monotonic() - started
+    if summary.files != len(inputs):
+        log.error("%d input files were listed but %d outcomes were recorded", len(inputs), summary.files)
+    return summary
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _check_sources(sources: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Return the distinct sources as absolute paths, raising for any that does not exist or is unsupported."""
+    if not sources:
+        raise ValueError("at least one source is needed")
+    checked: list[str] = []
+    for argument in sources:
+        source = normalise_source(argument)
+        source_kind_of(Path(source))
+        if source not in checked:
+            checked.append(source)
+    return checked
+
+
+def _chunks(inputs: list[InputFile], size: int) -> Iterator[list[InputFile]]:
+    for start in range(0, len(inputs), size):
+        yield inputs[start : start + size]
+
+
+def _failure_result(failure: TaskFailure[InputFile], config: WorkerConfig) -> ChunkResult:
+    """Turn a file that no worker could finish into its outcome row."""
+    outcome = outcome_of(failure.reason)
+    log.error("%s: %s (%s)", failure.item.display_name, failure.reason, failure.detail)
+    row = outcome_row(failure.item, outcome, failure.reason, failure.detail, None, config.ingested_at)
+    tables = {name: schema.empty_table() for name, schema in TABLES.items()}
+    tables["outcomes"] = pa.Table.from_pylist([row], schema=TABLES["outcomes"])
+    result = ChunkResult(tables=tables, extracted_ids=[], files=1)
+    result.counts[(outcome, failure.reason)] += 1
+    return result
+
+
+def _count(summary: IngestSummary, result: ChunkResult) -> None:
+    summary.files += result.files
+    summary.counts.update(result.counts)
+    summary.code_cells += result.code_cells
+    summary.cache_hits += result.cache_hits
+    summary.cache_misses += result.cache_misses
+
+
+class _BatchWriter:
+    """Buffers chunk results and writes them to the warehouse every `batch_size` files.
+
+    Two workers may parse the same content in one run (identical files in two
+    chunks); only the first copy's content rows are written.
+    """
+
+    def __init__(self, store: Warehouse, batch_size: int, known_content: set[str], reparse: bool) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.known_content = known_content
+        self.reparse = reparse
+        self.written: set[str] = set()
+        self.parts: list[dict[str, pa.Table]] = []
+        self.replaced: list[str] = []
+        self.files = 0
+
+    @property
+    def written_notebooks(self) -> int:
+        return len(self.written)
+
+    def add(self, result: ChunkResult) -> None:
+        duplicates = {
+            notebook_id
+            for notebook_id in result.extracted_ids
+            if notebook_id in self.written or (notebook_id in self.known_content and not self.reparse)
+        }
+        tables = dict(result.tables)
+        if duplicates:
+            mask = pc.is_in(pc.field("notebook_id"), value_set=pa.array(sorted(duplicates), pa.string()))
+            for name in CONTENT_TABLES:
+                tables[name] = tables[name].filter(~mask)
+        for notebook_id in result.extracted_ids:
+            if notebook_id in duplicates:
+                continue
+            if self.reparse and notebook_id in self.known_content:
+                self.replaced.append(notebook_id)
+            self.written.add(notebook_id)
+
+        self.parts.append(tables)
+        self.files += result.files
+        if self.files >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        batch = {name: pa.concat_tables([part[name] for part in self.parts]) for name in TABLES}
+        self.store.write_batch(batch, replace_content=self.replaced)
+        self.parts = []
+        self.replaced = []
+        self.files = 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
