@@ -820,6 +820,7 @@ def collection() -> list[Example]:
         Example("sagemaker/tensorflow_serving.ipynb", aws, "2019-10-21T10:05:00Z", "2019-12-18T10:05:00Z", v4(sagemaker_framework_estimator, "tensorflow", "serve_tf.py")),
         Example("sagemaker/retraining_pipeline.ipynb", aws, "2019-11-04T08:10:00Z", "2019-11-04T08:10:00Z", v4(sagemaker_client_training, "weekly-retrain", False)),
         Example("eda/energy_use.ipynb", data, "2019-11-18T11:35:00Z", "2019-11-18T11:35:00Z", v4(pandas_exploration, "energy_use", "kwh")),
+        Example("ml/digits_random_forest.ipynb", data, "2019-12-05T14:30:00Z", "2019-12-05T14:30:00Z", v4(sklearn_classifier, "ensemble", "RandomForestClassifier", "digits")),
         # An identical copy of an earlier notebook, under another path: a duplicate by content hash.
         Example("archive/housing_copy.ipynb", data, "2019-12-02T09:00:00Z", "2019-12-02T09:00:00Z", v4(pandas_exploration, "housing", "price")),
         Example("broken/truncated.ipynb", data, "2019-12-09T10:00:00Z", "2019-12-09T10:00:00Z", raw(INVALID_JSON)),

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from ingest import dbt
+from ingest import dbt, pipeline
 from ingest.errors import NbcensusError
+from reports import build as report_build
+from reports import findings, queries
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +63,8 @@ class StepTimes:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from reports.build import add_output_argument
-
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, notebook, zip or tar archive, or manifest CSV")
-    parser.add_argument(
-        "--warehouse",
-        type=Path,
-        default=dbt.default_warehouse(),
-        help=f"DuckDB warehouse to write (default: ${dbt.WAREHOUSE_ENV}, else {dbt.DEFAULT_WAREHOUSE})",
-    )
-    add_output_argument(parser)
-    parser.add_argument("--jobs", type=int, default=None, help="worker processes for the ingest (default: one per core)")
-    parser.add_argument("--quiet", action="store_true", help="no progress line while ingesting")
+    pipeline.add_source_arguments(parser)
+    report_build.add_output_argument(parser)
     parser.add_argument(
         "--target-path",
         type=Path,
@@ -81,24 +73,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_study(args: argparse.Namespace, times: StepTimes) -> tuple[list[Path], Path]:
-    """Run the four steps and return the report pages and the docs page."""
-    # NOTE: imported here so that `nbcensus --help` and the other commands work
-    # even when the reporting dependencies fail to import.
-    from ingest import pipeline
-    from reports import build as report_build
-
+def run_study(args: argparse.Namespace, times: StepTimes) -> tuple[pipeline.IngestSummary, list[Path], Path]:
+    """Run the four steps; return the ingest summary, the report pages and the docs page."""
     warehouse = Path(args.warehouse)
-    times.run("ingest", lambda: pipeline.ingest(args.sources, warehouse, jobs=args.jobs, quiet=args.quiet))
+    summary = times.run("ingest", lambda: pipeline.ingest_from_args(args))
     times.run("dbt build", lambda: dbt.build(warehouse, target_path=args.target_path))
     pages = times.run("report", lambda: report_build.build_report(warehouse, Path(args.out)))
     docs_page = times.run("dbt docs", lambda: dbt.docs(warehouse, target_path=args.target_path))
-    return pages, docs_page
+    return summary, pages, docs_page
 
 
-def print_summary(warehouse: Path, pages: list[Path], docs_page: Path, times: StepTimes) -> None:
-    from reports import findings, queries
+def print_summary(
+    warehouse: Path,
+    summary: pipeline.IngestSummary,
+    pages: list[Path],
+    docs_page: Path,
+    times: StepTimes,
+) -> None:
+    for line in summary.lines():
+        print(line)
 
+    print()
     print(f"warehouse: {warehouse}")
     for page in pages:
         print(f"report:    {page}")
@@ -118,6 +113,6 @@ def print_summary(warehouse: Path, pages: list[Path], docs_page: Path, times: St
 
 def main(args: argparse.Namespace) -> int:
     times = StepTimes()
-    pages, docs_page = run_study(args, times)
-    print_summary(Path(args.warehouse), pages, docs_page, times)
+    summary, pages, docs_page = run_study(args, times)
+    print_summary(Path(args.warehouse), summary, pages, docs_page, times)
     return 0

@@ -110,8 +110,8 @@ def figure_sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
         Section(
             "Coverage",
             "coverage",
-            "Input files by outcome (stacked by reason) and cells of the counted Python notebooks by parse status "
-            "(stacked by cell type, log scale). Source: marts.ingest_coverage.",
+            "Input files by outcome and reason, and cells of the counted Python notebooks by parse status and cell type; "
+            "log scale. Source: marts.ingest_coverage.",
             figures.coverage(queries.coverage_rows(con, "input_files"), queries.coverage_rows(con, "cells")),
         ),
     ]

@@ -279,32 +279,35 @@ STATUS_COLOURS = {
 
 
 def coverage(files: Sequence[Row], cells: Sequence[Row]) -> go.Figure:
-    """Input files by outcome, stacked by reason, and cells by parse status, stacked by cell type.
+    """Input files by outcome and reason, and cells by parse status and cell type.
 
     Both take rows of the long coverage mart (item, detail, value); each row is
-    one segment of a bar.
+    one bar, labelled with its value. The axis is logarithmic so that a handful
+    of failures stays visible next to thousands of successes.
     """
     figure = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=("Input files by outcome", "Cells of the counted Python notebooks by status"),
-        horizontal_spacing=0.15,
+        subplot_titles=("Input files by outcome and reason", "Cells of the counted Python notebooks by status and type"),
+        horizontal_spacing=0.12,
     )
-    for column, rows, colours, unit in ((1, files, OUTCOME_COLOURS, "files"), (2, cells, STATUS_COLOURS, "cells")):
-        for row in rows:
-            figure.add_trace(
-                go.Bar(
-                    x=[row["item"]],
-                    y=[row["value"]],
-                    name=f"{row['item']}: {row['detail']}",
-                    marker={"color": colours.get(row["item"], BAR_COLOUR), "line": {"color": "#ffffff", "width": 1}},
-                    hovertemplate="%{x} (" + str(row["detail"]) + "): %{y:,} " + unit + "<extra></extra>",
-                    showlegend=False,
-                ),
-                row=1,
-                col=column,
-            )
-    figure.update_yaxes(title_text="files", row=1, col=1)
-    figure.update_yaxes(title_text="cells", row=1, col=2)
-    figure.update_layout(height=440, barmode="stack", **LAYOUT)
+    panels = ((1, files, OUTCOME_COLOURS, "files"), (2, cells, STATUS_COLOURS, "cells"))
+    for column, rows, colours, unit in panels:
+        figure.add_trace(
+            go.Bar(
+                x=[f"{row['item']}<br>{row['detail']}" for row in rows],
+                y=[row["value"] for row in rows],
+                text=[f"{row['value']:,}" for row in rows],
+                textposition="outside",
+                cliponaxis=False,
+                marker={"color": [colours.get(row["item"], BAR_COLOUR) for row in rows]},
+                hovertemplate="%{x}: %{y:,} " + unit + "<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=column,
+        )
+    figure.update_yaxes(title_text="files", type="log", dtick=1, row=1, col=1)
+    figure.update_yaxes(title_text="cells", type="log", dtick=1, row=1, col=2)
+    figure.update_layout(height=480, **LAYOUT)
     return _note_if_empty(figure, [*files, *cells], "marts.ingest_coverage")
