@@ -161,16 +161,18 @@ def test_examples_cover_outcome(examples_study: StudyRun, section: str, item: st
     assert value is not None and value > 0, f"no {item} in coverage section {section}"
 
 
-def load_generator() -> ModuleType:
+def load_generator(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     spec = importlib.util.spec_from_file_location("make_examples", REPO_ROOT / "examples" / "make_examples.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # dataclasses looks the module up in sys.modules to resolve string annotations.
+    monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     return module
 
 
-def test_examples_match_their_generator() -> None:
-    generator = load_generator()
+def test_examples_match_their_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator = load_generator(monkeypatch)
     examples = generator.collection()
 
     with zipfile.ZipFile(generator.ARCHIVE_PATH) as archive:
@@ -237,9 +239,9 @@ def test_run_missing_source_names_ingest(tmp_path: Path) -> None:
 
 
 def test_step_times_names_failed_dbt_build(tmp_path: Path) -> None:
-    """A warehouse without the raw tables makes the real `dbt build` fail."""
-    warehouse = tmp_path / "empty.duckdb"
-    duckdb.connect(str(warehouse)).close()
+    """A warehouse file that is not a DuckDB database makes the real `dbt build` fail at once."""
+    warehouse = tmp_path / "not_a_database.duckdb"
+    warehouse.write_text("not a DuckDB database\n", encoding="utf-8")
     times = StepTimes()
 
     with pytest.raises(NbcensusError, match=r"^step 'dbt build' failed: dbt build failed"):
