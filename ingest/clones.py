@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest import reasons
 from ingest.errors import NbcensusError
 from ingest.gitrepo import GitError, looks_like_repository, repository_name_from_url, run_git
 
@@ -37,12 +38,12 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^/].*$")
 _URL_SCHEMES = ("https://", "http://", "ssh://", "git://", "file://")
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]")
 
-# Outcomes of one list entry (raw.outcomes.reason for the failures).
+# Statuses of one list entry; the failures are also raw.outcomes reasons.
 CLONED = "cloned"
 FETCHED = "fetched"
-CLONE_FAILED = "clone_failed"
 FETCH_FAILED = "fetch_failed"  # the cached clone is still read, but may be old
-INVALID_ENTRY = "invalid_entry"
+CLONE_FAILED = reasons.CLONE_FAILED
+INVALID_ENTRY = reasons.INVALID_LIST_ENTRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class ListEntry:
 class CloneResult:
     entry: ListEntry
     path: Path  # where the bare clone is, or would be
-    status: str  # cloned / fetched / clone_failed / fetch_failed / invalid_entry
+    status: str  # cloned / fetched / fetch_failed / clone_failed / invalid_list_entry
     detail: str = ""
 
     @property

@@ -107,7 +107,9 @@ def run_git(args: Sequence[str], *, cwd: Path | None = None, timeout: float | No
         raise GitError(f"git {args[0] if args else ''} timed out after {timeout} s") from error
 
     if completed.returncode != 0:
-        message = completed.stderr.decode("utf-8", "replace").strip()
+        # One line, so that the message reads well in a log line or an outcome's detail.
+        lines = completed.stderr.decode("utf-8", "replace").splitlines()
+        message = " ".join(line.strip() for line in lines if line.strip())
         raise GitError(f"git {' '.join(args[:1])} failed (exit {completed.returncode}): {message}")
     return completed.stdout
 

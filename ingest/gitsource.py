@@ -40,10 +40,6 @@ log = logging.getLogger(__name__)
 GIT_KIND = "git"
 DEFAULT_REV = "HEAD"
 
-# Reasons of raw.outcomes for a repository that yields no notebooks at all.
-REVISION_NOT_FOUND = "revision_not_found"
-UNREADABLE_REPOSITORY = "unreadable_repository"
-
 MAX_OPEN_REPOSITORIES = 8
 
 _revision = DEFAULT_REV
@@ -69,12 +65,12 @@ def list_repository(source: str, path: Path, rev: str | None = None) -> Iterator
     try:
         repository = GitRepository.open(path)
     except GitError as error:
-        yield _repository_error(source, path, UNREADABLE_REPOSITORY, str(error))
+        yield _repository_error(source, path, reasons.UNREADABLE_REPOSITORY, str(error))
         return
     try:
         commit = repository.resolve_commit(rev)
     except GitError as error:
-        yield _repository_error(source, path, REVISION_NOT_FOUND, str(error))
+        yield _repository_error(source, path, reasons.REVISION_NOT_FOUND, str(error))
         return
 
     try:
@@ -83,7 +79,7 @@ def list_repository(source: str, path: Path, rev: str | None = None) -> Iterator
         remote_url = repository.remote_url()
         repo_name = repository.repository_name()
     except GitError as error:
-        yield _repository_error(source, path, UNREADABLE_REPOSITORY, str(error))
+        yield _repository_error(source, path, reasons.UNREADABLE_REPOSITORY, str(error))
         return
 
     log.info(

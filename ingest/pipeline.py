@@ -109,6 +109,11 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SOURCE",
         help="folder, .ipynb file, .zip/.tar archive, manifest .csv or git repository",
     )
+    add_ingest_options(parser)
+
+
+def add_ingest_options(parser: argparse.ArgumentParser) -> None:
+    """Add the ingest options without SOURCE; `collect` lists its sources itself."""
     parser.add_argument(
         "--warehouse",
         type=Path,
@@ -184,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def ingest_from_args(args: argparse.Namespace) -> IngestSummary:
+def ingest_from_args(args: argparse.Namespace, extra_inputs: Sequence[InputFile] = ()) -> IngestSummary:
     """Run an ingest from parsed command-line arguments."""
     if getattr(args, "rev", None):
         from ingest import gitsource
@@ -206,6 +211,7 @@ def ingest_from_args(args: argparse.Namespace) -> IngestSummary:
         quiet=args.quiet,
         reparse=args.reparse,
         file_timeout=args.timeout,
+        extra_inputs=extra_inputs,
     )
 
 
@@ -218,15 +224,18 @@ def ingest_sources(
     quiet: bool = False,
     reparse: bool = False,
     file_timeout: float = DEFAULT_FILE_TIMEOUT,
+    extra_inputs: Sequence[InputFile] = (),
 ) -> IngestSummary:
     """Ingest SOURCEs into the warehouse and return what happened.
 
     Sources are checked before the warehouse is opened, so a mistyped path
     fails at once. The whole run holds the warehouse's write lock.
+    EXTRA_INPUTS are files listed by the caller, such as the failed clones of
+    `nbcensus collect`; their sources are replaced like the others.
     """
     started = time.monotonic()
     load_plugins()
-    source_list = _check_sources(sources)
+    source_list = _check_sources(sources) if sources or not extra_inputs else []
     warehouse_path = resolve_warehouse_path(warehouse)
     jobs = jobs or default_jobs()
     summary = IngestSummary(warehouse=warehouse_path, sources=source_list)
@@ -234,6 +243,8 @@ def ingest_sources(
     # NOTE: the input list holds one small record per file (about 1 KB with
     # manifest metadata), so it grows with the corpus; the rows do not.
     inputs = [input_file for source in source_list for input_file in iter_inputs(source)]
+    inputs.extend(extra_inputs)
+    source_list.extend(dict.fromkeys(item.source for item in extra_inputs if item.source not in source_list))
     log.info("found %d input files in %d source(s)", len(inputs), len(source_list))
 
     with Warehouse(warehouse_path) as store:

@@ -26,6 +26,12 @@ INVALID_UTF8 = "invalid_utf8"
 INVALID_JSON = "invalid_json"
 NOT_A_NOTEBOOK = "not_a_notebook"  # valid JSON, but not an object with cells or worksheets
 
+# Git repositories and the clones of `nbcensus collect` (see ingest.gitsource, ingest.clones).
+CLONE_FAILED = "clone_failed"  # git clone failed, or the cache folder holds a clone of another remote
+INVALID_LIST_ENTRY = "invalid_list_entry"  # a repository list line that is neither a URL nor owner/name
+REVISION_NOT_FOUND = "revision_not_found"  # the repository has no commit named by --rev
+UNREADABLE_REPOSITORY = "unreadable_repository"  # git could not open or list the repository
+
 # Limits (see ingest.limits).
 TOO_LARGE = "too_large"
 TOO_MANY_CELLS = "too_many_cells"
@@ -51,6 +57,10 @@ OUTCOME_OF_REASON: dict[str, str] = {
     INVALID_UTF8: FAILED,
     INVALID_JSON: FAILED,
     NOT_A_NOTEBOOK: FAILED,
+    CLONE_FAILED: FAILED,
+    INVALID_LIST_ENTRY: FAILED,
+    REVISION_NOT_FOUND: FAILED,
+    UNREADABLE_REPOSITORY: FAILED,
     TOO_LARGE: SKIPPED,
     TOO_MANY_CELLS: SKIPPED,
     NOT_PYTHON: SKIPPED,

@@ -33,8 +33,15 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return completed.stdout
 
 
+# Extra uses per first import, so that the marts about clients and training calls get rows.
+USE_LINES = {
+    "boto3": ["sm = boto3.client('sagemaker')\n", "sm.create_training_job(TrainingJobName='job')\n"],
+    "sagemaker": ["estimator = sagemaker.estimator.Estimator('image')\n", "estimator.fit()\n"],
+}
+
+
 def make_notebook(name: str, extra_lines: int = 0, imports: tuple[str, ...] = ("numpy",)) -> bytes:
-    """Return the bytes of a Python notebook of 20 distinct code cells.
+    """Return the bytes of a Python notebook: its imports and uses, then 20 distinct code cells.
 
     The cells are long enough that adding EXTRA_LINES small lines keeps the file
     above git's 50 % similarity threshold, so an edited move is still a rename.
@@ -48,7 +55,14 @@ def make_notebook(name: str, extra_lines: int = 0, imports: tuple[str, ...] = ("
             "metadata": {},
             "outputs": [],
             "source": [f"import {module}\n" for module in imports] + [f"print('{name}')\n"],
-        }
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": [f"{module}.tools.helper('{name}')\n" for module in imports] + USE_LINES.get(imports[0], []),
+        },
     ]
     for index in range(20):
         cells.append(

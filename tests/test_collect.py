@@ -6,10 +6,14 @@ the network.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import pytest
-from gitrepos import RepoBuilder, build_history, git, make_notebook, when
+from gitrepos import DatedHistory, RepoBuilder, build_history, git, make_notebook, when
 
 from ingest.clones import (
     CLONE_FAILED,
@@ -25,12 +29,19 @@ from ingest.gitrepo import GitRepository
 
 
 @pytest.fixture(scope="module")
-def origins(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder `origins/<owner>/<name>` of two source repositories."""
+def histories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DatedHistory]:
+    """Two source repositories at `<root>/acme/<name>`, keyed by owner/name."""
     root = tmp_path_factory.mktemp("origins")
-    build_history(root / "acme" / "alpha", label="alpha", year=2014)
-    build_history(root / "acme" / "beta", label="beta", year=2016)
-    return root
+    return {
+        "acme/alpha": build_history(root / "acme" / "alpha", label="alpha", year=2014),
+        "acme/beta": build_history(root / "acme" / "beta", label="beta", year=2016),
+    }
+
+
+@pytest.fixture(scope="module")
+def origins(histories: dict[str, DatedHistory]) -> Path:
+    """The folder that holds `acme/alpha` and `acme/beta`."""
+    return histories["acme/alpha"].path.parent.parent
 
 
 # --- list files -------------------------------------------------------------------
@@ -149,3 +160,116 @@ def test_collect_cache_of_other_remote_fails(origins: Path, tmp_path: Path) -> N
 
     assert results[0].status == CLONE_FAILED
     assert "is a clone of" in results[0].detail
+
+
+# --- nbcensus collect, end to end ----------------------------------------------------
+
+
+def run_collect(list_file: Path, workdir: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(Path(sys.executable).parent / "nbcensus"),
+        "collect",
+        str(list_file),
+        "--cache",
+        str(workdir / "cache"),
+        "--warehouse",
+        str(workdir / "warehouse.duckdb"),
+        "--jobs",
+        "2",
+        "--quiet",
+        *options,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_cli_collect_ingests_dated(histories: dict[str, DatedHistory], origins: Path, tmp_path: Path) -> None:
+    list_file = tmp_path / "repos.txt"
+    missing = tmp_path / "nobody" / "missing"
+    list_file.write_text(
+        "# two repositories, one that does not exist, one bad line\n"
+        f"file://{origins / 'acme' / 'alpha'}\n"
+        f"file://{origins / 'acme' / 'beta'}\n"
+        f"file://{missing}\n"
+        "not a repository\n",
+        encoding="utf-8",
+    )
+
+    result = run_collect(list_file, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "clone_failed" in result.stdout
+    warehouse = tmp_path / "warehouse.duckdb"
+    rows = query(
+        warehouse,
+        "select repo, member, first_commit_at, last_commit_at, repo_last_commit_at, date_origin "
+        "from raw.notebooks order by repo, member",
+    )
+    for name, history in histories.items():
+        expected = [
+            (name, path, first, last, history.repo_last_commit_at, "git")
+            for path, (first, last) in sorted(history.expected.items())
+        ]
+        assert [row for row in rows if row[0] == name] == expected
+    failures = query(warehouse, "select reason, detail from raw.outcomes where outcome = 'failed' order by reason")
+    assert [reason for reason, _ in failures] == ["clone_failed", "invalid_list_entry"]
+    assert "does not appear to be a git repository" in failures[0][1]
+    ingested = query(warehouse, "select count(*) from raw.outcomes where outcome = 'ingested'")
+    assert ingested == [(8,)]
+
+
+def test_cli_collect_again_replaces_rows(tmp_path: Path) -> None:
+    origin = RepoBuilder(tmp_path / "acme" / "growing")
+    origin.write("first.ipynb", make_notebook("first"))
+    origin.commit("First", when(2020, 1, 1))
+    list_file = tmp_path / "repos.txt"
+    list_file.write_text(f"file://{origin.path}\n", encoding="utf-8")
+    assert run_collect(list_file, tmp_path).returncode == 0
+
+    origin.write("second.ipynb", make_notebook("second"))
+    origin.commit("Second", when(2021, 1, 1))
+    result = run_collect(list_file, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("fetched")
+    rows = query(
+        tmp_path / "warehouse.duckdb",
+        "select member, first_commit_at, repo_last_commit_at from raw.notebooks order by member",
+    )
+    assert rows == [
+        ("first.ipynb", when(2020, 1, 1), when(2021, 1, 1)),
+        ("second.ipynb", when(2021, 1, 1), when(2021, 1, 1)),
+    ]
+
+
+def test_cli_collect_rev_reads_tag(tmp_path: Path) -> None:
+    origin = RepoBuilder(tmp_path / "acme" / "tagged")
+    origin.write("old.ipynb", make_notebook("old"))
+    origin.commit("Old", when(2019, 1, 1))
+    git(origin.path, "tag", "v1")
+    origin.remove("old.ipynb")
+    origin.write("new.ipynb", make_notebook("new"))
+    origin.commit("New", when(2020, 1, 1))
+    list_file = tmp_path / "repos.txt"
+    list_file.write_text(f"file://{origin.path}\n", encoding="utf-8")
+
+    result = run_collect(list_file, tmp_path, "--rev", "v1")
+
+    assert result.returncode == 0, result.stderr
+    rows = query(tmp_path / "warehouse.duckdb", "select member, last_commit_at, metadata from raw.notebooks")
+    assert [row[:2] for row in rows] == [("old.ipynb", when(2019, 1, 1))]
+    assert json.loads(rows[0][2])["rev"] == "v1"
+
+
+def test_cli_collect_empty_list_fails(tmp_path: Path) -> None:
+    list_file = tmp_path / "repos.txt"
+    list_file.write_text("# nothing yet\n\n", encoding="utf-8")
+
+    result = run_collect(list_file, tmp_path)
+
+    assert result.returncode == 1
+    assert "Error: no repositories listed" in result.stderr

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_study
 from gitrepos import RepoBuilder, build_history, clone, git, make_notebook, when, write_equivalent_manifest
 
-from ingest import gitsource
+from ingest import gitsource, reasons
 from ingest.errors import NotebookError
 from ingest.gitdates import (
     NOTE_SHALLOW_CLONE,
@@ -368,7 +368,7 @@ def test_source_missing_revision_is_outcome(history, revision) -> None:
 
     assert len(inputs) == 1
     assert inputs[0].member is None
-    assert inputs[0].error[0] == gitsource.REVISION_NOT_FOUND
+    assert inputs[0].error[0] == reasons.REVISION_NOT_FOUND
     with pytest.raises(NotebookError):
         read_input(inputs[0], DEFAULT_LIMITS)
 
