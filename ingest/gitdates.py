@@ -13,7 +13,7 @@ rename and copy detection limited to `*.ipynb` paths, and a tracker keeps, for
 each path of the past, the notebooks of the revision whose lineage runs through
 it. The walk stops early once no lineage is open.
 
-Dates are left null, with a reason, when the history cannot be trusted: a
+All dates are left null, with a reason, when the history cannot be trusted: a
 shallow clone (its oldest commits have no parents, so every lineage would end
 there), a partial clone (rename detection would fetch missing blobs from its
 remote), or a `git log` that fails.
@@ -153,6 +153,10 @@ class LineageTracker:
     indexes of the tracked paths whose lineage continues there. A commit that
     adds, renames or copies to an open path dates those lineages, then hands
     them over to the rename or copy source, or ends them for a plain addition.
+
+    NOTE: one state serves the whole walk, not one per branch. When one branch
+    renames a path while a parallel branch still edits it under the old name,
+    the edits made after the rename (by date) are missed.
     """
 
     def __init__(self, paths: Sequence[str]) -> None:
@@ -212,8 +216,9 @@ def newest_commit_at(repository: GitRepository, commit: str) -> datetime | None:
 def date_notebooks(repository: GitRepository, commit: str, paths: Sequence[str]) -> HistoryDates:
     """Date PATHS (files of COMMIT) from the history reachable from COMMIT."""
     started = time.perf_counter()
-    repo_last_commit_at = newest_commit_at(repository, commit)
 
+    # Every date is left null when the history is incomplete, the repository's
+    # newest date too, so that a notebook is either dated from git or not at all.
     note = None
     if repository.is_shallow():
         note = NOTE_SHALLOW_CLONE
@@ -221,15 +226,16 @@ def date_notebooks(repository: GitRepository, commit: str, paths: Sequence[str])
         note = NOTE_PARTIAL_CLONE
     if note is not None:
         log.warning("%s: %s, so notebook dates are left null", repository.path, note.replace("_", " "))
-        return HistoryDates(commit, repo_last_commit_at, null_dates(paths, note), note=note)
+        return HistoryDates(commit, None, null_dates(paths, note), note=note)
 
     tracker = LineageTracker(paths)
     try:
+        repo_last_commit_at = newest_commit_at(repository, commit)
         commits_read = _walk_log(repository, commit, tracker)
     except GitError as error:
         log.warning("%s: history unreadable, notebook dates left null: %s", repository.path, error)
         note = NOTE_HISTORY_UNREADABLE
-        return HistoryDates(commit, repo_last_commit_at, null_dates(paths, note), note=note)
+        return HistoryDates(commit, None, null_dates(paths, note), note=note)
 
     notebooks: dict[str, NotebookDates] = {}
     for index, path in enumerate(tracker.paths):
