@@ -26,7 +26,8 @@ from ingest.visitors import EventWalker
 
 log = logging.getLogger(__name__)
 
-_BLANK_OR_COMMENT_RE = re.compile(r"^(?:[ \t\f]*(?:#[^\n]*)?\n?)*$")
+# A line with code on it: anything but blanks and a comment.
+_CODE_LINE_RE = re.compile(r"^[ \t\f]*[^ \t\f#\n]", re.MULTILINE)
 
 # Python 2 statements rewritten into Python 3 before the second parse; each
 # rewrite keeps the line count.
@@ -97,8 +98,8 @@ def _guarded(text: str) -> tuple[tuple[Event, ...] | None, str | None]:
 
 def parse_cell(text: str) -> CellParse:
     """Parse one cell's neutralised Python text into events, with the Python 2 fallbacks."""
-    if _BLANK_OR_COMMENT_RE.match(text):
-        return CellParse(CELL_PARSED, ())
+    if not _CODE_LINE_RE.search(text):
+        return CellParse(CELL_PARSED, ())  # blank or comments only: an empty module
 
     events, error = _guarded(text)
     if events is not None:

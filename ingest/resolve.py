@@ -120,11 +120,23 @@ class NotebookResolver:
         self._frames: list[_Frame] = []
         self._cell_index = 0
         self._origin = "cell"
+        self._line_map: tuple[int, ...] | None = None
 
     # -- cells --------------------------------------------------------------------------
 
-    def resolve_cell(self, cell_index: int, events: tuple[Event, ...], origin: str = "cell", append: bool = False) -> None:
-        """Replay one cell's events; `origin` other than `cell` selects a module of its own."""
+    def resolve_cell(
+        self,
+        cell_index: int,
+        events: tuple[Event, ...],
+        origin: str = "cell",
+        append: bool = False,
+        line_map: tuple[int, ...] | None = None,
+    ) -> None:
+        """Replay one cell's events; `origin` other than `cell` selects a module of its own.
+
+        `line_map` maps the line numbers in the events to the cell's lines
+        (see `ingest.compact`).
+        """
         if origin == "cell":
             module = self.namespaces["cell"]
         elif append and origin in self.namespaces:
@@ -135,6 +147,7 @@ class NotebookResolver:
         self._frames = []
         self._cell_index = cell_index
         self._origin = origin
+        self._line_map = line_map
 
         for event in events:
             code = event[0]
@@ -203,7 +216,7 @@ class NotebookResolver:
             {
                 "notebook_id": self.notebook_id,
                 "cell_index": self._cell_index,
-                "line": line,
+                "line": line if self._line_map is None else self._line_map[line],
                 "origin": self._origin,
                 "module": module,
                 "package": package,
@@ -223,7 +236,7 @@ class NotebookResolver:
             {
                 "notebook_id": self.notebook_id,
                 "cell_index": self._cell_index,
-                "line": line,
+                "line": line if self._line_map is None else self._line_map[line],
                 "origin": self._origin,
                 "module": module,
                 "package": package,
@@ -255,7 +268,7 @@ class NotebookResolver:
             {
                 "notebook_id": self.notebook_id,
                 "cell_index": self._cell_index,
-                "line": line,
+                "line": line if self._line_map is None else self._line_map[line],
                 "origin": self._origin,
                 "use_kind": use_kind,
                 "qualified_name": qualified,

@@ -64,18 +64,18 @@ def _all_node_classes() -> list[type[CSTNode]]:
     return classes
 
 
-CHILD_ORDER: dict[type[Any], tuple[str, ...]] = {cls: _child_order(cls) for cls in _all_node_classes()}
+class _ChildOrders(dict[type[Any], tuple[str, ...]]):
+    """Child field order per node class, read on first use for classes libcst does not export."""
+
+    def __missing__(self, node_class: type[CSTNode]) -> tuple[str, ...]:
+        order = self[node_class] = _child_order(node_class)
+        return order
+
+
+CHILD_ORDER = _ChildOrders({cls: _child_order(cls) for cls in _all_node_classes()})
 # Optional fields hold MaybeSentinel.DEFAULT or None: leaves without children.
 CHILD_ORDER[MaybeSentinel] = ()
 CHILD_ORDER[type(None)] = ()
-
-
-def child_order(node_class: type[CSTNode]) -> tuple[str, ...]:
-    """Return the visiting order of a node class, reading it on first use if libcst did not export it."""
-    order = CHILD_ORDER.get(node_class)
-    if order is None:
-        order = CHILD_ORDER[node_class] = _child_order(node_class)
-    return order
 
 
 def literal_value(node: CSTNode) -> str | None:
@@ -131,56 +131,6 @@ class EventWalker:
         self.guard_depth = 0
         self.scopes: list[_Scope] = [_Scope(MODULE_SCOPE)]
         self.node_lines: list[tuple[CSTNode, int]] | None = None  # set by tests to record lines
-        # Nodes that hold newlines, or whose subtree holds none.
-        self._newline_handlers: dict[type[CSTNode], Callable[[Any], None]] = {
-            cst.SimpleWhitespace: self._simple_whitespace,
-            cst.TrailingWhitespace: self._newline_node,
-            cst.EmptyLine: self._newline_node,
-            cst.Newline: self._newline_node,
-            cst.ParenthesizedWhitespace: self._parenthesized_whitespace,
-            cst.Comment: self._no_newline,
-            cst.SimpleString: self._simple_string,
-            cst.FormattedStringText: self._string_text,
-        }
-        templated_text = getattr(cst, "TemplatedStringText", None)
-        if templated_text is not None:
-            self._newline_handlers[templated_text] = self._string_text
-        self._handlers: dict[type[CSTNode], Callable[[Any], Chain | None]] = {
-            **self._newline_handlers,
-            cst.Name: self._name,
-            cst.Attribute: self._attribute,
-            cst.Call: self._call,
-            cst.Subscript: self._subscript,
-            cst.Assign: self._assign,
-            cst.AnnAssign: self._ann_assign,
-            cst.AugAssign: self._aug_assign,
-            cst.NamedExpr: self._named_expr,
-            cst.For: self._for,
-            cst.With: self._with,
-            cst.Try: self._try,
-            cst.TryStar: self._try,
-            cst.ExceptHandler: self._except_handler,
-            cst.ExceptStarHandler: self._except_handler,
-            cst.FunctionDef: self._function_def,
-            cst.Lambda: self._lambda,
-            cst.ClassDef: self._class_def,
-            cst.ListComp: self._comprehension,
-            cst.SetComp: self._comprehension,
-            cst.GeneratorExp: self._comprehension,
-            cst.DictComp: self._comprehension,
-            cst.CompFor: self._comp_for,
-            cst.Global: self._global,
-            cst.Nonlocal: self._nonlocal,
-            cst.Del: self._del,
-            cst.Import: self._import,
-            cst.ImportFrom: self._import_from,
-            cst.MatchAs: self._match_capture,
-            cst.MatchStar: self._match_capture,
-            cst.MatchMapping: self._match_mapping,
-            cst.MatchKeywordElement: self._match_keyword,
-            cst.TypeAlias: self._type_alias,
-            cst.TypeParameters: self._count,
-        }
 
     # -- entry points -----------------------------------------------------------
 
@@ -190,7 +140,7 @@ class EventWalker:
 
     def walk(self, node: CSTNode) -> Chain | None:
         """Walk one node; an expression that can start a chain returns it unfinished."""
-        return self._handlers.get(type(node), self._generic)(node)
+        return _HANDLERS.get(type(node), _generic)(self, node)
 
     # -- generic traversal ----------------------------------------------------------
 
@@ -199,7 +149,7 @@ class EventWalker:
         return None
 
     def _walk_fields(self, node: CSTNode) -> None:
-        for field_name in child_order(type(node)):
+        for field_name in CHILD_ORDER[type(node)]:
             value = getattr(node, field_name)
             if type(value) is tuple:
                 for child in value:
@@ -213,11 +163,12 @@ class EventWalker:
 
     def _count(self, node: CSTNode) -> None:
         """Walk a subtree only to count its newlines: its names are not references."""
-        handler = self._newline_handlers.get(type(node))
+        node_type = type(node)
+        handler = _NEWLINE_HANDLERS.get(node_type)
         if handler is not None:
-            handler(node)
+            handler(self, node)
             return
-        for field_name in child_order(type(node)):
+        for field_name in CHILD_ORDER[node_type]:
             value = getattr(node, field_name)
             if type(value) is tuple:
                 for child in value:
@@ -543,7 +494,7 @@ class EventWalker:
 
     def _parameters(self, node: cst.Parameters, names: list[str]) -> None:
         """Walk parameters: defaults and annotations are read in the enclosing scope."""
-        for field_name in child_order(cst.Parameters):
+        for field_name in CHILD_ORDER[cst.Parameters]:
             value = getattr(node, field_name)
             for param in value if type(value) is tuple else (value,):
                 if type(param) is cst.Param:
@@ -646,7 +597,7 @@ class EventWalker:
 
     def _comprehension(self, node: CSTNode) -> None:
         index = -1
-        for field_name in child_order(type(node)):
+        for field_name in CHILD_ORDER[type(node)]:
             if field_name in ("elt", "key") and index < 0:
                 index = self._enter(FUNCTION_SCOPE, set())
             value = getattr(node, field_name)
@@ -690,7 +641,7 @@ class EventWalker:
         self._count(node)
 
     def _match_capture(self, node: cst.MatchAs | cst.MatchStar) -> None:
-        for field_name in child_order(type(node)):
+        for field_name in CHILD_ORDER[type(node)]:
             value = getattr(node, field_name)
             if field_name == "name":
                 if value is not None:
@@ -704,7 +655,7 @@ class EventWalker:
                 self._generic_child(value)
 
     def _match_mapping(self, node: cst.MatchMapping) -> None:
-        for field_name in child_order(cst.MatchMapping):
+        for field_name in CHILD_ORDER[cst.MatchMapping]:
             value = getattr(node, field_name)
             if field_name == "rest":
                 if value is not None:
@@ -784,3 +735,55 @@ class EventWalker:
                 self.events.append((IMPORT, line, module, name, asname, kind, guarded, scope, bound_name, prefix + name))
         self._count(node)
 
+
+# Nodes that hold newlines, or whose subtree holds none.
+_NEWLINE_HANDLERS: dict[type[CSTNode], Callable[[EventWalker, Any], None]] = {
+    cst.SimpleWhitespace: EventWalker._simple_whitespace,
+    cst.TrailingWhitespace: EventWalker._newline_node,
+    cst.EmptyLine: EventWalker._newline_node,
+    cst.Newline: EventWalker._newline_node,
+    cst.ParenthesizedWhitespace: EventWalker._parenthesized_whitespace,
+    cst.Comment: EventWalker._no_newline,
+    cst.SimpleString: EventWalker._simple_string,
+    cst.FormattedStringText: EventWalker._string_text,
+}
+if hasattr(cst, "TemplatedStringText"):
+    _NEWLINE_HANDLERS[cst.TemplatedStringText] = EventWalker._string_text
+
+_HANDLERS: dict[type[CSTNode], Callable[[EventWalker, Any], Chain | None]] = {
+    **_NEWLINE_HANDLERS,
+    cst.Name: EventWalker._name,
+    cst.Attribute: EventWalker._attribute,
+    cst.Call: EventWalker._call,
+    cst.Subscript: EventWalker._subscript,
+    cst.Assign: EventWalker._assign,
+    cst.AnnAssign: EventWalker._ann_assign,
+    cst.AugAssign: EventWalker._aug_assign,
+    cst.NamedExpr: EventWalker._named_expr,
+    cst.For: EventWalker._for,
+    cst.With: EventWalker._with,
+    cst.Try: EventWalker._try,
+    cst.TryStar: EventWalker._try,
+    cst.ExceptHandler: EventWalker._except_handler,
+    cst.ExceptStarHandler: EventWalker._except_handler,
+    cst.FunctionDef: EventWalker._function_def,
+    cst.Lambda: EventWalker._lambda,
+    cst.ClassDef: EventWalker._class_def,
+    cst.ListComp: EventWalker._comprehension,
+    cst.SetComp: EventWalker._comprehension,
+    cst.GeneratorExp: EventWalker._comprehension,
+    cst.DictComp: EventWalker._comprehension,
+    cst.CompFor: EventWalker._comp_for,
+    cst.Global: EventWalker._global,
+    cst.Nonlocal: EventWalker._nonlocal,
+    cst.Del: EventWalker._del,
+    cst.Import: EventWalker._import,
+    cst.ImportFrom: EventWalker._import_from,
+    cst.MatchAs: EventWalker._match_capture,
+    cst.MatchStar: EventWalker._match_capture,
+    cst.MatchMapping: EventWalker._match_mapping,
+    cst.MatchKeywordElement: EventWalker._match_keyword,
+    cst.TypeAlias: EventWalker._type_alias,
+    cst.TypeParameters: EventWalker._count,
+}
+_generic = EventWalker._generic
