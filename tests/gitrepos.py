@@ -240,12 +240,15 @@ MANIFEST_COLUMNS = (
 )
 
 
-def write_equivalent_manifest(histories: dict[str, DatedHistory], folder: Path) -> Path:
+def write_equivalent_manifest(
+    histories: dict[str, DatedHistory], folder: Path, undated: frozenset[str] = frozenset()
+) -> Path:
     """Write the notebooks of HISTORIES (keyed by owner/name) as files plus a manifest.
 
     The dates come from the histories' expected values, not from the git
     reader, so a study on the manifest is an independent reference for a study
-    on the repositories.
+    on the repositories. Repositories named in UNDATED get blank dates, as a
+    shallow clone of them does.
     """
     folder.mkdir(parents=True, exist_ok=True)
     manifest = folder / "manifest.csv"
@@ -258,14 +261,19 @@ def write_equivalent_manifest(histories: dict[str, DatedHistory], folder: Path) 
                 relative = Path("notebooks") / repo.replace("/", "__") / path
                 (folder / relative).parent.mkdir(parents=True, exist_ok=True)
                 (folder / relative).write_bytes(history.builder.read(path))
+                dates = {
+                    "first_commit_at": first.isoformat(),
+                    "last_commit_at": last.isoformat(),
+                    "repo_last_commit_at": history.repo_last_commit_at.isoformat(),
+                }
+                if repo in undated:
+                    dates = dict.fromkeys(dates, "")
                 writer.writerow(
                     {
                         "notebook_path": relative.as_posix(),
                         "repo": repo,
                         "repo_path": path,
-                        "first_commit_at": first.isoformat(),
-                        "last_commit_at": last.isoformat(),
-                        "repo_last_commit_at": history.repo_last_commit_at.isoformat(),
+                        **dates,
                         "html_url": f"https://github.com/{repo}/blob/{head}/{quote(path)}",
                     }
                 )

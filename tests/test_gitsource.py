@@ -86,8 +86,7 @@ def test_shallow_clone_leaves_dates_null(history, tmp_path: Path) -> None:
         assert dates.first_commit_at is None
         assert dates.last_commit_at is None
         assert dates.note == NOTE_SHALLOW_CLONE
-    # The tip is in every shallow clone, so the newest date is still known.
-    assert result.repo_last_commit_at == history.repo_last_commit_at
+    assert result.repo_last_commit_at is None
 
 
 def test_older_rev_dates_its_own_history(history) -> None:
@@ -383,6 +382,7 @@ def test_source_shallow_clone_notes_reason(history, tmp_path: Path) -> None:
         assert item.date_origin == "none"
         assert item.first_commit_at is None
         assert item.last_commit_at is None
+        assert item.repo_last_commit_at is None
         assert item.metadata["date_note"] == NOTE_SHALLOW_CLONE
 
 
@@ -469,7 +469,11 @@ def test_run_on_repositories_equals_manifest(tmp_path: Path) -> None:
     }
     for name, history in histories.items():
         history.builder.set_origin(f"https://github.com/{name}.git")
-    manifest = write_equivalent_manifest(histories, tmp_path / "manifest")
+    # A shallow clone in the folder: its notebooks are read but left undated.
+    histories["acme/gamma"] = build_history(tmp_path / "sources" / "gamma", label="gamma", year=2019)
+    shallow = clone(histories["acme/gamma"].path, repos / "gamma", "--depth", "1")
+    git(shallow, "remote", "set-url", "origin", "https://github.com/acme/gamma.git")
+    manifest = write_equivalent_manifest(histories, tmp_path / "manifest", undated=frozenset({"acme/gamma"}))
 
     from_git = run_study(repos, tmp_path / "git_study")
     from_manifest = run_study(manifest, tmp_path / "manifest_study")
@@ -480,5 +484,12 @@ def test_run_on_repositories_equals_manifest(tmp_path: Path) -> None:
         assert git_rows[mart], f"marts.{mart} is empty, so the comparison would prove nothing"
         assert git_rows[mart] == manifest_rows[mart], f"marts.{mart} differs"
     with duckdb.connect(str(from_git.warehouse), read_only=True) as con:
-        origins = con.execute("select date_origin, source_kind, count(*) from raw.notebooks group by all").fetchall()
-    assert origins == [("git", "git", 8)]
+        origins = con.execute(
+            "select date_origin, source_kind, json_extract_string(metadata, '$.date_note'), count(*) "
+            "from raw.notebooks group by all order by all"
+        ).fetchall()
+        coverage = con.execute(
+            "select item, detail, value from marts.ingest_coverage where section = 'trend_dates' order by item"
+        ).fetchall()
+    assert origins == [("git", "git", None, 8), ("none", "git", NOTE_SHALLOW_CLONE, 4)]
+    assert coverage == [("git", "dated", 8), ("none", "undated", 4)]
