@@ -7,10 +7,11 @@ folder (`<cache>/<owner>__<name>.git`): cloned the first time, fetched on later
 runs. Then every clone is ingested as a git source, so each notebook is dated
 from its own history.
 
-A clone that fails, or a line that names no repository, ends as a `failed`
-outcome in raw.outcomes (reason `clone_failed` or `invalid_list_entry`, with
-git's message as detail) and the run goes on. A fetch that fails logs a
-warning and ingests the clone already in the cache.
+Clones and fetches run `--jobs` at a time. A clone that fails, or a line that
+names no repository, ends as a `failed` outcome in raw.outcomes (reason
+`clone_failed` or `invalid_list_entry`, with git's message as detail) and the
+run goes on. A fetch that fails logs a warning and ingests the clone already
+in the cache.
 
 Examples:
 
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--clone-timeout",
-        type=float,
+        type=_seconds,
         default=None,
         help="seconds one clone or fetch may take before it counts as failed (default: no limit)",
     )
@@ -96,3 +97,13 @@ def failed_input(result: CloneResult, list_path: Path) -> InputFile:
         metadata=metadata,
         error=(result.status, result.detail),
     )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {value}")
+    return value
