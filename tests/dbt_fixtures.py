@@ -253,6 +253,7 @@ USES: list[Row] = [
     # F
     reference("F", "sagemaker.get_execution_role"),
     # G: a sagemaker client made through a Session, and a Keras model fitted twice.
+    reference("G", "boto3.Session"),
     reference("G", "boto3.client", "sagemaker", via="boto3.Session().client"),
     method_call("G", "boto3.client", "describe_training_job", "sagemaker"),
     reference("G", "tensorflow.keras.models.load_model"),

@@ -42,7 +42,13 @@ imports_per_member as (
 ),
 
 uses_per_member as (
-    {# Method rows describe calls on objects, not names of the package, so only references count. #}
+    {#
+        Method rows describe calls on objects, not names of the package, so
+        only references count. A client factory that the ingester normalised
+        to boto3.client (via is set) was written as another name; that name
+        has its own reference row (boto3.Session, botocore.session.get_session),
+        which is the one counted.
+    #}
     select
         notebook_id,
         package,
@@ -50,6 +56,7 @@ uses_per_member as (
         count(*) as uses,
     from uses
     where use_kind = 'reference'
+        and via is null
         and package is not null
         and member is not null
     group by notebook_id, package, member
