@@ -25,12 +25,14 @@ import argparse
 import logging
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -170,13 +172,26 @@ def build_repository(path: Path, commits: int, notebooks: int, seed: int) -> dic
     return history.counts
 
 
-def time_runs(action: Callable[[], object], repeat: int) -> list[float]:
-    seconds = []
+@dataclass(frozen=True, slots=True)
+class Timing:
+    wall: float  # seconds of wall time
+    cpu: float  # CPU seconds of this process and of the git processes it waited for
+
+
+def cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_runs(action: Callable[[], object], repeat: int) -> list[Timing]:
+    """Time ACTION REPEAT times; CPU time does not grow when other jobs load the machine."""
+    timings = []
     for _ in range(repeat):
-        started = time.perf_counter()
+        wall_started, cpu_started = time.perf_counter(), cpu_seconds()
         action()
-        seconds.append(time.perf_counter() - started)
-    return seconds
+        timings.append(Timing(time.perf_counter() - wall_started, cpu_seconds() - cpu_started))
+    return timings
 
 
 def drain_log(repository: GitRepository, commit: str, options: tuple[str, ...]) -> None:
@@ -230,16 +245,20 @@ def main(argv: list[str] | None = None) -> int:
         without_harder = tuple(option for option in LOG_OPTIONS if option != "--find-copies-harder")
         git_no_harder = time_runs(lambda: drain_log(repository, commit, without_harder), args.repeat)
 
-    def per_thousand(seconds: list[float]) -> str:
-        median = statistics.median(seconds)
-        return f"{median:.2f} s total, {median / commits * 1000:.3f} s per 1,000 commits"
+    def per_thousand(timings: list[Timing]) -> str:
+        wall = statistics.median(timing.wall for timing in timings)
+        cpu = statistics.median(timing.cpu for timing in timings)
+        return (
+            f"{wall:.2f} s wall ({wall / commits * 1000:.3f} s per 1,000 commits), "
+            f"{cpu:.2f} s CPU ({cpu / commits * 1000:.3f} s per 1,000 commits)"
+        )
 
     print(f"repository: {commits:,} commits reachable from {args.rev}, {len(notebooks):,} notebooks at it")
     print(f"dated: {dated:,} notebooks ({followed:,} with more than one commit); log commits parsed: {result.commits_read:,}")
     print(f"dating (git log + parse + lineage + newest commit): {per_thousand(whole)}")
     print(f"git log alone (drained, not parsed):               {per_thousand(git_only)}")
     print(f"git log without --find-copies-harder:              {per_thousand(git_no_harder)}")
-    print(f"machine: {os.cpu_count()} cores; median of {args.repeat} runs")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; median of {args.repeat} runs")
     return 0
 
 

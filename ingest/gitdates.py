@@ -47,7 +47,7 @@ _READ_SIZE = 1 << 20
 # lists no parent before its children. `-M -C --find-copies-harder` detects
 # renames and copies, including copies of files left unchanged by the commit.
 # NOTE: `--find-copies-harder` compares every added file with every notebook of
-# the parent, so it dominates the walk's time (17x plain `-M -C` in
+# the parent, so it dominates the walk's time (about 20x plain `-M -C` in
 # bench/git_dating.py); listing again with it only the commits where a lineage
 # ends or moves was tried and was slower, because those are most such commits.
 LOG_OPTIONS = (
