@@ -1,9 +1,9 @@
 """Date every notebook of a commit from its own history, in one pass over the log.
 
 A notebook's lineage is every non-merge commit that added or modified the file
-at its current path, followed back through renames and copies: a notebook moved
+at its current path, followed back through renames and copies. A notebook moved
 or copied to its path, unchanged or with edits, keeps the history of the file it
-came from, and a path that was deleted and later added again starts at the later
+came from. A path that was deleted and later added again starts at the later
 addition. `first_commit_at` is the earliest committer date in the lineage,
 `last_commit_at` the latest; `repo_last_commit_at` is the newest committer date
 of any commit reachable from the revision, merges included. All are UTC.
@@ -48,7 +48,7 @@ _READ_SIZE = 1 << 20
 # renames and copies, including copies of files left unchanged by the commit.
 # NOTE: `--find-copies-harder` compares every added file with every notebook of
 # the parent, so it dominates the walk's time (about 20x plain `-M -C` in
-# bench/git_dating.py); listing again with it only the commits where a lineage
+# bench/git_dating.py). Listing again with it only the commits where a lineage
 # ends or moves was tried and was slower, because those are most such commits.
 LOG_OPTIONS = (
     "--no-merges",
@@ -279,7 +279,7 @@ def _walk_log(repository: GitRepository, commit: str, tracker: LineageTracker) -
         raise GitError(f"git log failed (exit {returncode}): {message}")
 
     # NOTE: past diff.renameLimit (sources x destinations), git skips inexact
-    # rename and copy detection for that commit and only warns; those lineages
+    # rename and copy detection for that commit and only warns. Those lineages
     # then end at the addition instead of following the edited copy back.
     skipped = _SKIPPED_DETECTION.findall(error_output)
     if skipped:

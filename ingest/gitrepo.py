@@ -7,8 +7,8 @@ Paths are decoded as UTF-8 with `surrogateescape`, the way `os.fsdecode` does on
 Linux, so that a path read from `ls-tree` and the same path read from `git log`
 are equal strings.
 
-A repository may be a work tree (a folder with `.git`) or a bare repository;
-both are opened by their git directory, so the work tree's files, index and
+A repository may be a work tree (a folder with `.git`) or a bare repository.
+Both are opened by their git directory, so the work tree's files, index and
 uncommitted changes are never read.
 """
 
@@ -213,7 +213,7 @@ class GitRepository:
         return self.git(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
 
     def is_partial_clone(self) -> bool:
-        """A partial clone (`--filter`) lacks objects and fetches them on demand."""
+        """Tell whether this is a partial clone (`--filter`), which fetches missing objects on demand."""
         try:
             output = self.git(["config", "--get", "extensions.partialClone"])
         except GitError:
