@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -493,3 +495,32 @@ def test_run_on_repositories_equals_manifest(tmp_path: Path) -> None:
         ).fetchall()
     assert origins == [("git", "git", None, 8), ("none", "git", NOTE_SHALLOW_CLONE, 4)]
     assert coverage == [("git", "dated", 8), ("none", "undated", 4)]
+
+
+def test_cli_ingest_rev_reads_older_commit(history, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    command = [
+        str(Path(sys.executable).parent / "nbcensus"),
+        "ingest",
+        str(history.path),
+        "--rev",
+        history.commits["rename"],
+        "--warehouse",
+        str(warehouse),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select member, first_commit_at, last_commit_at, repo_last_commit_at from raw.notebooks order by member"
+        ).fetchall()
+    rename_date = when(2016, 3, 3)
+    assert rows == [
+        ("dir/b.ipynb", when(2014, 1, 1), rename_date, rename_date),
+        ("keep.ipynb", when(2014, 1, 1), when(2014, 1, 1), rename_date),
+    ]
