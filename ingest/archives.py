@@ -16,10 +16,12 @@ entries of one archive opens it once per worker process.
 from __future__ import annotations
 
 import logging
+import lzma
 import os
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -27,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from ingest import reasons
 from ingest.errors import NotebookError
 from ingest.limits import Limits
-from ingest.sources import CHECKPOINTS_DIR, InputFile, is_notebook_name
+from ingest.inputfile import CHECKPOINTS_DIR, InputFile, is_notebook_name
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,10 @@ log = logging.getLogger(__name__)
 MACOS_METADATA_DIR = "__MACOSX"
 
 MAX_OPEN_ARCHIVES = 8
+
+# What zlib and lzma raise on a corrupt compressed stream; zipfile and tarfile
+# let these through instead of wrapping them in their own errors.
+DECOMPRESSION_ERRORS = (zlib.error, lzma.LZMAError)
 
 
 def unsafe_member_reason(name: str) -> str | None:
@@ -109,7 +115,7 @@ def list_tar(source: str, path: Path) -> Iterator[InputFile]:
     try:
         with tarfile.open(source, "r:*") as archive:
             members = [(info.name, info.offset) for info in archive if info.isreg() and is_listed_member(info.name)]
-    except (OSError, tarfile.TarError, EOFError, ValueError) as error:
+    except (OSError, tarfile.TarError, EOFError, ValueError, *DECOMPRESSION_ERRORS) as error:
         yield _unreadable_archive(source, "tar", error)
         return
 
@@ -165,7 +171,9 @@ class _OpenArchive:
         try:
             with self.zip.open(info) as handle:
                 data = handle.read(limits.max_file_bytes + 1)
-        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError) as error:
+        except (
+            zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError, *DECOMPRESSION_ERRORS
+        ) as error:
             # RuntimeError: encrypted entry; NotImplementedError: unsupported compression.
             raise NotebookError(reasons.UNREADABLE, f"cannot read entry {member!r} of {self.path}: {error}") from None
         return _check_read_size(data, info.file_size, limits)
@@ -185,7 +193,7 @@ class _OpenArchive:
                 raise NotebookError(reasons.UNREADABLE, f"entry {member!r} of {self.path} has no data")
             with handle:
                 data = handle.read(limits.max_file_bytes + 1)
-        except (tarfile.TarError, OSError, EOFError, ValueError) as error:
+        except (tarfile.TarError, OSError, EOFError, ValueError, *DECOMPRESSION_ERRORS) as error:
             raise NotebookError(reasons.UNREADABLE, f"cannot read entry {member!r} of {self.path}: {error}") from None
         return _check_read_size(data, info.size, limits)
 
@@ -250,6 +258,8 @@ def _open_archive(path: str) -> _OpenArchive:
         status = os.stat(path)
     except FileNotFoundError:
         raise NotebookError(reasons.MISSING_FILE, f"archive not found: {path}") from None
+    except ValueError:
+        raise NotebookError(reasons.MISSING_FILE, f"invalid archive path {path!r}: it contains a NUL character") from None
     except OSError as error:
         raise NotebookError(reasons.UNREADABLE, f"cannot read archive {path}: {error.strerror or error}") from None
     if not stat.S_ISREG(status.st_mode):
@@ -257,7 +267,7 @@ def _open_archive(path: str) -> _OpenArchive:
 
     try:
         return _OpenArchive(path)
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError) as error:
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError, *DECOMPRESSION_ERRORS) as error:
         raise NotebookError(reasons.UNREADABLE, f"cannot open archive {path}: {error}") from None
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ingest import reasons
 from ingest.archives import member_input
-from ingest.sources import InputFile
+from ingest.inputfile import InputFile
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def list_manifest(source: str, path: Path) -> Iterator[InputFile]:
         reader = csv.DictReader(handle)
         try:
             columns = reader.fieldnames
-        except csv.Error as error:
+        except (csv.Error, UnicodeDecodeError) as error:
             yield _manifest_error(source, reasons.INVALID_MANIFEST, f"invalid CSV in manifest {source}: {error}")
             return
         problem = _check_columns(columns)
@@ -73,7 +73,7 @@ def list_manifest(source: str, path: Path) -> Iterator[InputFile]:
                 row = next(reader)
             except StopIteration:
                 break
-            except csv.Error as error:
+            except (csv.Error, UnicodeDecodeError) as error:
                 # The csv module cannot resynchronise after a malformed line, so
                 # the rest of the file is reported as one failed input.
                 detail = f"invalid CSV in manifest {source} at line {reader.line_num}: {error}; later rows not read"

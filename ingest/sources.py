@@ -24,30 +24,28 @@ module is imported.
   bytes of an `InputFile` whose `reader` is `name`, raising `NotebookError` with
   a reason from `ingest.reasons`. It runs in worker processes, so it may cache
   open handles per process (see `ingest.archives`).
-The module names in `PLUGIN_MODULES` are imported by `load_plugins()`, which the
+`InputFile` lives in `ingest.inputfile` and is re-exported here. The module
+names in `PLUGIN_MODULES` are imported by `load_plugins()`, which the
 ingest calls in the driver and in every worker before listing or reading.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import reasons
+from ingest import archives, manifest, reasons
 from ingest.errors import NbcensusError, NotebookError
+from ingest.inputfile import CHECKPOINTS_DIR, NOTEBOOK_SUFFIX, InputFile, is_notebook_name
 from ingest.limits import Limits
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_SUFFIX = ".ipynb"
-CHECKPOINTS_DIR = ".ipynb_checkpoints"
 MANIFEST_SUFFIX = ".csv"
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -58,46 +56,6 @@ SKIPPED_DIRS = frozenset({CHECKPOINTS_DIR, ".git", ".hg", ".svn"})
 
 # Modules that register further source kinds and readers when imported.
 PLUGIN_MODULES = ("ingest.gitsource",)
-
-
-@dataclass(frozen=True, slots=True)
-class InputFile:
-    """One notebook file named by a source: where it is and what is known about it."""
-
-    source: str  # the SOURCE argument, as an absolute path
-    source_kind: str  # folder / file / zip / tar / manifest, or a registered kind
-    reader: str  # name of the registered reader that returns the bytes
-    path: str | None  # the file on disk, or the archive or repository holding it
-    archive: str | None = None
-    member: str | None = None  # the entry inside the archive or repository
-    ref: str | None = None  # reader-specific locator, e.g. a tar header offset or a git blob id
-    repo: str | None = None
-    html_url: str | None = None
-    first_commit_at: datetime | None = None
-    last_commit_at: datetime | None = None
-    repo_last_commit_at: datetime | None = None
-    date_origin: str = "none"  # manifest / git / none
-    metadata: dict[str, object] | None = field(default=None, hash=False)
-    # Set when the listing already knows the file cannot be read: (reason, detail).
-    error: tuple[str, str] | None = None
-    # Counts repeats of the same location within one source (a manifest may
-    # list a file twice), so that every listed row keeps its own file_id.
-    occurrence: int = 1
-
-    @property
-    def file_id(self) -> str:
-        """SHA-256 of the reader and the location, stable across runs."""
-        parts = [self.reader, self.path or "", self.member or "", self.ref or ""]
-        if self.occurrence > 1:
-            parts.append(str(self.occurrence))
-        key = "\0".join(parts).encode("utf-8", "surrogateescape")
-        return hashlib.sha256(key).hexdigest()
-
-    @property
-    def display_name(self) -> str:
-        if self.member is not None:
-            return f"{self.path}!{self.member}"
-        return self.path or self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +154,8 @@ def read_path(input_file: InputFile, limits: Limits) -> bytes:
         status = os.stat(path)
     except FileNotFoundError:
         raise NotebookError(reasons.MISSING_FILE, f"file not found: {path}") from None
+    except ValueError:
+        raise NotebookError(reasons.MISSING_FILE, f"invalid file path {path!r}: it contains a NUL character") from None
     except OSError as error:
         raise NotebookError(reasons.UNREADABLE, f"cannot read {path}: {error.strerror or error}") from None
 
@@ -217,10 +177,6 @@ def read_path(input_file: InputFile, limits: Limits) -> bytes:
 
 def _too_large_detail(size: int, limits: Limits) -> str:
     return f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}"
-
-
-def is_notebook_name(name: str) -> bool:
-    return name.lower().endswith(NOTEBOOK_SUFFIX)
 
 
 def _list_file(source: str, path: Path) -> Iterator[InputFile]:
@@ -285,9 +241,6 @@ def _is_file_with_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
 
 
 def _register_builtin_kinds() -> None:
-    # Imported here because both modules import InputFile from this one.
-    from ingest import archives, manifest
-
     register_reader("path", read_path)
     register_reader("archive", archives.read_member)
 
