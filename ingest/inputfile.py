@@ -40,8 +40,12 @@ class InputFile:
 
     @property
     def file_id(self) -> str:
-        """SHA-256 of the reader and the location, stable across runs."""
-        parts = [self.reader, self.path or "", self.member or "", self.ref or ""]
+        """SHA-256 of the source, the reader and the location, stable across runs.
+
+        The source is part of it because two sources may list the same file
+        (two manifests naming one notebook), and each listing has its own row.
+        """
+        parts = [self.source, self.reader, self.path or "", self.member or "", self.ref or ""]
         if self.occurrence > 1:
             parts.append(str(self.occurrence))
         key = "\0".join(parts).encode("utf-8", "surrogatepass")

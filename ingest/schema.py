@@ -6,8 +6,9 @@ the `raw` schema of the DuckDB warehouse.
 
 Identity:
 - `file_id` identifies one input file (one manifest row, one archive member, one
-  path on disk). It is the SHA-256 of the source kind and location, so that the
-  same file ingested again gets the same id.
+  path on disk). It is the SHA-256 of the SOURCE argument, the reader and the
+  location, so that the same file ingested again gets the same id, and a file
+  that two sources list gets one id under each.
 - `notebook_id` is the SHA-256 of the notebook's bytes. Two identical files share
   one `notebook_id`; the cells, imports, uses and installs of that content are
   stored once, keyed by `notebook_id`, while `raw.notebooks` keeps one row per
