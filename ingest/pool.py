@@ -4,16 +4,20 @@
 and cannot tell which task killed it. Notebook parsing can do both: libcst's
 native parser overflows its stack (and the process dies with SIGSEGV) on
 expressions nested a few thousand deep, and takes minutes on some long
-attribute chains. So each worker here gets its own pipe and one task at a time,
-and the driver always knows what every worker is doing:
-- a worker that dies is replaced; the chunk it held is split and its files are
-  retried one per task, so only the file that kills a worker again is reported
-  (`worker_crashed`), and the other files of the chunk are processed normally;
-- a chunk that runs past its deadline (the per-file timeout times its number of
-  files) is treated the same way, and a single file over the timeout is
-  reported as `timed_out`;
+attribute chains. So each worker here gets its own pipe and one task at a time, and
+reports on that pipe when it starts each file of its chunk (the task function
+is called as `task_function(items, on_start)` and calls `on_start(i)` before
+item i), so the driver always knows which file every worker is on:
+- a worker that dies is replaced; the file it was on is retried alone, and
+  reported as `worker_crashed` if it kills a worker again; the other files of
+  the chunk are retried as one task;
+- a file that runs past the per-file timeout has its worker killed and is
+  reported as `timed_out` at once (a retry would take as long again); the
+  other files of the chunk are retried as one task;
 - a task that raises is retried file by file, and a single file that raises
   is reported as `internal_error`.
+A chunk that crashes or times out before its first `on_start` message is
+retried one file per task, each with its own deadline.
 
 Workers are started from a fork server (`multiprocessing` "forkserver"), so they
 do not inherit the driver's open DuckDB connection and threads.
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+# task_function(items, on_start) -> result, where on_start(i) reports item i.
+TaskFunction = Callable[[list[Item], Callable[[int], None]], Result]
+
 # How long the driver waits for a worker to exit after asking it to stop.
 SHUTDOWN_SECONDS = 5.0
 # Longest pause between checks of the deadlines.
@@ -67,6 +74,7 @@ class _Worker:
     process: BaseProcess
     connection: Connection
     task: _Task[Any] | None = None
+    current: int | None = None  # index in task.items of the file being processed
     deadline: float = 0.0
 
 
@@ -74,11 +82,15 @@ def _worker_main(
     connection: Connection,
     initializer: Callable[..., None],
     initargs: tuple[Any, ...],
-    task_function: Callable[[list[Any]], Any],
+    task_function: Callable[[list[Any], Callable[[int], None]], Any],
 ) -> None:
     """Run tasks received on the pipe until the driver sends None or closes it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     initializer(*initargs)
+
+    def report_start(index: int) -> None:
+        connection.send(("start", index))
+
     while True:
         try:
             items = connection.recv()
@@ -88,7 +100,7 @@ def _worker_main(
             return
 
         try:
-            reply: tuple[str, Any] = ("ok", task_function(items))
+            reply: tuple[str, Any] = ("ok", task_function(items, report_start))
         except Exception:  # noqa: BLE001 - reported to the driver, which retries or records it
             reply = ("error", traceback.format_exc())
         try:
@@ -99,12 +111,12 @@ def _worker_main(
 
 
 class CrashTolerantPool(Generic[Item, Result]):
-    """Run `task_function(list_of_items)` in worker processes; see the module docstring."""
+    """Run `task_function(items, on_start)` on chunks of items in worker processes; see the module docstring."""
 
     def __init__(
         self,
         jobs: int,
-        task_function: Callable[[list[Item]], Result],
+        task_function: TaskFunction[Item, Result],
         initializer: Callable[..., None],
         initargs: tuple[Any, ...],
         item_timeout: float,
@@ -171,49 +183,80 @@ class CrashTolerantPool(Generic[Item, Result]):
         if not worker.process.is_alive():
             worker = self._replace(worker)
         worker.task = task
+        worker.current = None
+        # Until the first start message arrives, the whole chunk shares one deadline.
         worker.deadline = time.monotonic() + self.item_timeout * len(task.items)
         worker.connection.send(task.items)
 
     def _collect(self, worker: _Worker, retries: deque[_Task[Item]]) -> Iterator[Result | TaskFailure[Item]]:
+        """Read what a ready worker sent: start messages, then at most one result."""
         task = worker.task
         assert task is not None
-        try:
-            status, payload = worker.connection.recv()
-        except (EOFError, OSError):
-            # The worker died before it could reply.
-            worker.process.join(SHUTDOWN_SECONDS)
-            detail = f"worker process died ({_exit_description(worker.process.exitcode)})"
-            self._replace(worker)
-            yield from self._retry_or_fail(task, reasons.WORKER_CRASHED, detail, retries)
-            return
+        while True:
+            try:
+                status, payload = worker.connection.recv()
+            except (EOFError, OSError):
+                yield from self._crashed(worker, task, retries)
+                return
+            if status != "start":
+                break
+            worker.current = int(payload)
+            worker.deadline = time.monotonic() + self.item_timeout
+            if not worker.connection.poll():
+                return
 
         worker.task = None
+        worker.current = None
         if status == "ok":
             yield payload
             return
         log.error("a worker task raised an exception:\n%s", payload)
         last_line = str(payload).strip().splitlines()[-1] if str(payload).strip() else "unknown error"
-        yield from self._retry_or_fail(task, reasons.INTERNAL_ERROR, last_line[:1000], retries)
+        yield from self._split_or_fail(task, reasons.INTERNAL_ERROR, last_line[:1000], retries)
+
+    def _crashed(self, worker: _Worker, task: _Task[Item], retries: deque[_Task[Item]]) -> Iterator[TaskFailure[Item]]:
+        """Handle a worker that died before it replied."""
+        worker.process.join(SHUTDOWN_SECONDS)
+        detail = f"worker process died ({_exit_description(worker.process.exitcode)})"
+        current = worker.current
+        self._replace(worker)
+        if current is None or len(task.items) == 1:
+            yield from self._split_or_fail(task, reasons.WORKER_CRASHED, detail, retries)
+            return
+
+        culprit = task.items[current]
+        log.warning("%s while processing one file; retrying that file alone", detail)
+        others = task.items[:current] + task.items[current + 1 :]
+        # The suspect goes first, so a crash is attributed before new chunks start.
+        retries.appendleft(_Task(others, isolated=False))
+        retries.appendleft(_Task([culprit], isolated=True))
 
     def _expire(self, worker: _Worker, retries: deque[_Task[Item]]) -> Iterator[TaskFailure[Item]]:
+        """Stop a worker that passed its deadline."""
         task = worker.task
         assert task is not None
-        seconds = self.item_timeout * len(task.items)
-        log.warning("a worker took more than %.0f s on %d file(s); stopping it", seconds, len(task.items))
+        current = worker.current
+        log.warning("a worker passed the timeout of %g s per file; stopping it", self.item_timeout)
         worker.process.kill()
         worker.process.join(SHUTDOWN_SECONDS)
         self._replace(worker)
         detail = f"processing took more than the timeout of {self.item_timeout:g} s"
-        yield from self._retry_or_fail(task, reasons.TIMED_OUT, detail, retries)
+        if current is None or len(task.items) == 1:
+            yield from self._split_or_fail(task, reasons.TIMED_OUT, detail, retries)
+            return
 
-    def _retry_or_fail(
+        yield TaskFailure(task.items[current], reasons.TIMED_OUT, detail)
+        others = task.items[:current] + task.items[current + 1 :]
+        retries.appendleft(_Task(others, isolated=False))
+
+    def _split_or_fail(
         self, task: _Task[Item], reason: str, detail: str, retries: deque[_Task[Item]]
     ) -> Iterator[TaskFailure[Item]]:
+        """Fail a single-file task, or retry the files of a larger one one per task."""
         if len(task.items) == 1:
             yield TaskFailure(task.items[0], reason, detail)
             return
         log.info("retrying the %d files of a failed chunk one at a time (%s)", len(task.items), reason)
-        # Isolated retries go first, so a crash is attributed before new chunks start.
         retries.extendleft(_Task([item], isolated=True) for item in reversed(task.items))
 
     def _start_worker(self) -> _Worker:

@@ -17,6 +17,7 @@ import re
 import signal
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,21 +88,36 @@ _state: _WorkerState | None = None
 
 def init_worker(config: WorkerConfig) -> None:
     """Set up a worker process; the driver, not the worker, reacts to Ctrl-C."""
-    global _state
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    init_state(config)
+
+
+def init_state(config: WorkerConfig) -> None:
+    """Set up the per-process state of a run, leaving signals and logging to the process's owner.
+
+    Executors whose tasks run outside the main thread (Dask workers) call this
+    instead of `init_worker`, because only the main thread may set signal handlers.
+    """
+    global _state
     load_plugins()
     _state = _WorkerState(config=config, cache=CellCache(), extracted=set())
 
 
-def process_chunk(inputs: list[InputFile]) -> ChunkResult:
-    """Process the files of one chunk in this worker process."""
+def process_chunk(inputs: list[InputFile], on_start: Callable[[int], None] | None = None) -> ChunkResult:
+    """Process the files of one chunk in this worker process.
+
+    `on_start(i)` is called before the i-th file, so that a pool can tell which
+    file a worker was on when it crashed or ran out of time.
+    """
     if _state is None:
         raise RuntimeError("init_worker() must run before process_chunk()")
     state = _state
     builder = _RowBuilder(state.config.ingested_at)
     result = ChunkResult(tables={}, extracted_ids=[])
-    for input_file in inputs:
+    for index, input_file in enumerate(inputs):
+        if on_start is not None:
+            on_start(index)
         _process_file(input_file, state, builder, result)
 
     try:
