@@ -101,9 +101,11 @@ def list_zip(source: str, path: Path) -> Iterator[InputFile]:
         yield _unreadable_archive(source, "zip", error)
         return
 
-    for info in infos:
-        if not info.is_dir() and is_listed_member(info.filename):
-            yield member_input(source, "zip", source, info.filename)
+    # A name that repeats is listed once: reading it returns the last entry of
+    # that name, as ZipFile.getinfo and unzip tools do.
+    names = [info.filename for info in infos if not info.is_dir() and is_listed_member(info.filename)]
+    for name in dict.fromkeys(names):
+        yield member_input(source, "zip", source, name)
 
 
 def list_tar(source: str, path: Path) -> Iterator[InputFile]:
