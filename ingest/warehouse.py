@@ -8,7 +8,8 @@ A run replaces the rows of its sources without a window in which they are
 missing or doubled:
 - content rows (`raw.cells`, `raw.imports`, `raw.uses`, `raw.installs`, keyed
   by `notebook_id`) are written batch by batch, straight into `raw`; content
-  that is already loaded is not written again;
+  of a notebook_id that already has cells rows is not written again, unless
+  the batch names it to be replaced;
 - `raw.notebooks` and `raw.outcomes` rows go to staging tables in the
   `ingest_staging` schema, and `finish_run` swaps them in for the run's sources
   and deletes content rows no notebook refers to, in one transaction.
@@ -29,6 +30,7 @@ from types import TracebackType
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.errors import NbcensusError
 from ingest.schema import CONTENT_TABLES, TABLES
@@ -159,6 +161,8 @@ class Warehouse:
         """
         replace_ids = sorted(set(replace_content))
 
+        tables = self._without_loaded_content(tables, set(replace_ids))
+
         def write() -> None:
             if replace_ids:
                 ids = pa.table({"notebook_id": pa.array(replace_ids, pa.string())})
@@ -175,6 +179,31 @@ class Warehouse:
                 self._insert(schema_name, name, table)
 
         self._in_transaction(write)
+
+    def _without_loaded_content(self, tables: Mapping[str, pa.Table], replaced: set[str]) -> dict[str, pa.Table]:
+        """Drop content rows of notebooks already loaded, so that content is stored once per notebook_id."""
+        batch_ids = pa.concat_arrays(
+            [tables[name]["notebook_id"].combine_chunks() for name in CONTENT_TABLES if name in tables]
+        ).unique()
+        if len(batch_ids) == 0:
+            return dict(tables)
+
+        with self._registered("batch_ids", pa.table({"notebook_id": batch_ids})):
+            rows = self.connection.execute(
+                f"select distinct notebook_id from {_table(RAW_SCHEMA, 'cells')} "
+                "where notebook_id in (select notebook_id from batch_ids)"
+            ).fetchall()
+        loaded = {row[0] for row in rows} - replaced
+        if not loaded:
+            return dict(tables)
+
+        log.debug("skipping content rows of %d notebooks already loaded", len(loaded))
+        keep = {name: table for name, table in tables.items()}
+        loaded_ids = pa.array(sorted(loaded), pa.string())
+        for name in CONTENT_TABLES:
+            if name in keep:
+                keep[name] = keep[name].filter(pc.invert(pc.is_in(keep[name]["notebook_id"], value_set=loaded_ids)))
+        return keep
 
     def finish_run(self, sources: Sequence[str]) -> None:
         """Swap the staged file rows in for the run's sources and drop orphaned content rows."""
