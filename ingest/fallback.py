@@ -8,13 +8,21 @@ cell's status is `fallback`; a cell that yields nothing is `failed`.
 
 Every libcst call is guarded: besides `ParserSyntaxError`, libcst can raise
 `TypeError`, or a Rust panic that derives from `BaseException`, on valid code.
+Deeply nested code is worse: libcst 1.9's native parser overflows the C stack
+and kills the process (a segmentation fault, measured at about 2,000 nested
+parentheses or 5,000 chained `+`, subscripts or calls). CPython's own parser
+rejects such code safely, so cells long enough to hold that much nesting are
+checked with `ast.parse` before libcst sees them.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import logging
 import re
+import sys
+import warnings
 from collections.abc import Iterator
 
 import libcst as cst
@@ -40,6 +48,13 @@ _BACKTICK_RE = re.compile(r"`([^`\n]*)`")
 _LONG_RE = re.compile(r"\b(\d+)[lL]\b")
 _OCTAL_RE = re.compile(r"(?<![\w.])0(\d+)\b")
 _UR_PREFIX_RE = re.compile(r"\b[uU][rR](?=['\"])")
+
+# Text up to this length cannot nest deep enough to overflow libcst's stack:
+# the densest nesting (`f()()...`, `((...))`, `-+-x`) takes 1 or 2 characters
+# per level, and 1,000 levels of each parse safely.
+UNCHECKED_MAX_CHARS = 2000
+# Python frames for the walk; Python-to-Python calls use no C stack in 3.11+.
+WALK_RECURSION_LIMIT = 20_000
 
 _IMPORT_LINE_RE = re.compile(r"^([ \t]*)(?:import[ \t]+[\w.]|from[ \t]+[\w.]+[ \t]+import\b)")
 _BLOCK_RE = re.compile(r"^([ \t]*)(def|class|async[ \t]+def|try|except|finally|else)\b")
@@ -75,13 +90,47 @@ def parse_module(text: str) -> cst.Module:
 
 def walk_text(text: str) -> tuple[Event, ...]:
     """Parse text and return its events; raises whatever libcst or the walk raises."""
-    return EventWalker().walk_module(parse_module(text))
+    module = parse_module(text)
+    with raised_recursion_limit():
+        return EventWalker().walk_module(module)
 
 
 def _describe(error: BaseException) -> str:
     message = str(error).strip().splitlines()
     first = message[0] if message else ""
     return f"{type(error).__name__}: {first}"[:500]
+
+
+@contextlib.contextmanager
+def raised_recursion_limit() -> Iterator[None]:
+    """Allow the recursive walk to follow trees as deep as libcst can build them."""
+    original = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(original, WALK_RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(original)
+
+
+def _cpython_rejects(text: str) -> str | None:
+    """Return why CPython's parser rejects text, or None when it parses.
+
+    A message starting with `too deep` means the nesting is beyond what
+    libcst can parse without crashing.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes
+            ast.parse(text)
+    except (RecursionError, MemoryError) as error:
+        return f"too deep: the cell nests expressions too deeply to parse ({type(error).__name__})"
+    except SyntaxError as error:
+        if "too many nested" in str(error):
+            return f"too deep: {error.msg}"
+        return f"SyntaxError: {error.msg} (line {error.lineno})"
+    except ValueError as error:  # null bytes
+        return f"ValueError: {error}"
+    return None
 
 
 def _guarded(text: str) -> tuple[tuple[Event, ...] | None, str | None]:
@@ -101,12 +150,18 @@ def parse_cell(text: str) -> CellParse:
     if not _CODE_LINE_RE.search(text):
         return CellParse(CELL_PARSED, ())  # blank or comments only: an empty module
 
-    events, error = _guarded(text)
-    if events is not None:
-        return CellParse(CELL_PARSED, events)
+    rejected = _cpython_rejects(text) if len(text) > UNCHECKED_MAX_CHARS else None
+    if rejected is None:
+        events, error = _guarded(text)
+        if events is not None:
+            return CellParse(CELL_PARSED, events)
+    else:
+        # NOTE: a long cell that CPython rejects is not given to libcst, even
+        # though libcst accepts a few constructs that CPython does not.
+        error = rejected
 
-    rewritten = rewrite_python2(text)
-    if rewritten != text:
+    rewritten = rewrite_python2(text) if not error.startswith("too deep") else text
+    if rewritten != text and (len(rewritten) <= UNCHECKED_MAX_CHARS or _cpython_rejects(rewritten) is None):
         events, _ = _guarded(rewritten)
         if events is not None:
             return CellParse(CELL_FALLBACK, events, error)

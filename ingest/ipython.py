@@ -76,7 +76,9 @@ _BLANK_RE = re.compile(r"^[ \t\f]*$")
 _CELL_MAGIC_RE = re.compile(r"^%%(\S*)[ \t]*(.*)$")
 _LINE_MAGIC_NAME_RE = re.compile(r"^%{1,2}([A-Za-z_][\w.]*)?[ \t]*(.*)$")
 # `target = !cmd`, `target = %magic`: the first `=` of the line is followed by `!` or `%name`.
-_MAGIC_ASSIGN_RE = re.compile(r"^([^=#'\"]*?[^=!<>:+\-*/%&|^@~\s])[ \t]*=[ \t]*(?:!|%{1,2}[A-Za-z_])")
+_MAGIC_ASSIGN_RE = re.compile(r"^([^=#]*?[^=!<>:+\-*/%&|^@~\s])[ \t]*=[ \t]*(?:!|%{1,2}[A-Za-z_])")
+_STRING_LITERAL_RE = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+_TARGET_CHARS_RE = re.compile(r"^[\w.\s,()\[\]*]*$")
 _NEEDS_WORK_RE = re.compile(r"^[ \t]*(?:[%!?/,;]|>>>|In \[)|\?[ \t]*(?:#.*)?$|=[ \t]*[!%]", re.MULTILINE)
 _TOKEN_RE = re.compile(r"""[#'"()\[\]{}\\]""")
 _PROMPT_RE = re.compile(r"^(?:>>> ?|\.\.\. ?|In \[\d*\]: ?|[ \t]+\.\.\.: ?)")
@@ -282,9 +284,25 @@ def _replace_escape(
         return indent + PLACEHOLDER, False  # `?obj` help, and autocall escapes
 
     match = _MAGIC_ASSIGN_RE.match(stripped)
-    if match:
+    if match and _is_assignment_target(match.group(1)):
         return indent + match.group(1) + " = None", False
     return None
+
+
+def _is_assignment_target(text: str) -> bool:
+    """Whether text can be the target of `x = !cmd` (`a, b`, `self.x`, `d["k"]`), not a call's inside."""
+    text = _STRING_LITERAL_RE.sub("0", text)
+    if not _TARGET_CHARS_RE.match(text):
+        return False
+    depth = 0
+    for char in text:
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def _join_continuation(command: str) -> str:
