@@ -6,8 +6,8 @@
 
 {#
     Decimal places kept for every ratio in the marts. Rounding makes the
-    values exact decimals, so dbt unit tests can compare them with literals;
-    ten places keep seven significant digits for a share of 0.001.
+    values exact decimals, so dbt unit tests can compare them with literals,
+    and ten places keep eight significant digits of a share of 0.001.
 #}
 {% macro metric_scale() -%}
     10
