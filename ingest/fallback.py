@@ -53,6 +53,9 @@ _UR_PREFIX_RE = re.compile(r"\b[uU][rR](?=['\"])")
 # the densest nesting (`f()()...`, `((...))`, `-+-x`) takes 1 or 2 characters
 # per level, and 1,000 levels of each parse safely.
 UNCHECKED_MAX_CHARS = 2000
+# libcst 1.9 crashed the process on a chain of about 10,000 `and`/`or`
+# operands, which CPython parses without trouble.
+MAX_BOOLEAN_OPERANDS = 2_000
 # Python frames for the walk; Python-to-Python calls use no C stack in 3.11+.
 WALK_RECURSION_LIMIT = 20_000
 
@@ -121,7 +124,7 @@ def _cpython_rejects(text: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes
-            ast.parse(text)
+            tree = ast.parse(text)
     except (RecursionError, MemoryError) as error:
         return f"too deep: the cell nests expressions too deeply to parse ({type(error).__name__})"
     except SyntaxError as error:
@@ -130,6 +133,11 @@ def _cpython_rejects(text: str) -> str | None:
         return f"SyntaxError: {error.msg} (line {error.lineno})"
     except ValueError as error:  # null bytes
         return f"ValueError: {error}"
+
+    # CPython keeps `a and b and c` as one flat node, libcst nests one level per operand.
+    longest = max((len(node.values) for node in ast.walk(tree) if isinstance(node, ast.BoolOp)), default=0)
+    if longest > MAX_BOOLEAN_OPERANDS:
+        return f"too deep: a chain of {longest:,} `and`/`or` operands"
     return None
 
 

@@ -44,6 +44,7 @@ BIG_NOTEBOOK_BYTES = 50 * MEBIBYTE
 MANY_CELLS = 10_000
 LONG_LINE_CHARS = 1_000_000  # over the default cell limit, so the cell fails and the notebook stays
 DEEP_NESTING = 5_000
+DEEP_CHAIN = 20_000  # links of an attribute, call, subscript or operator chain
 ZIP_BOMB_BYTES = 100 * MEBIBYTE  # declared and real size of the bomb entry, over the default file limit
 
 # The SOURCE arguments that `build_hostile_tree` returns, relative to its root, in order.
@@ -353,6 +354,20 @@ def _build_folder(tree: HostileTree, folder: Path) -> None:
         code_cell(PLAIN_CODE),
     ]
     add("deep_nesting.ipynb", notebook_bytes(deep_cells), INGESTED, None, cells=len(deep_cells), packages=("numpy",), failed_cells=5)
+    # Chains without brackets nest the tree as deeply; each such cell is failed
+    # or read by the import fallback, quickly, and the notebook stays.
+    chains = [
+        "x = a" + "[0]" * DEEP_CHAIN,
+        "import os\nx = os" + ".path" * DEEP_CHAIN,
+        "x = f" + "()" * DEEP_CHAIN,
+        "x = " + " + ".join(["a"] * DEEP_CHAIN),
+        "x = " + "1 if a else " * DEEP_CHAIN + "2",
+        "x = " + "**".join(["2"] * DEEP_CHAIN),
+        "x = " + " and ".join(["a"] * DEEP_CHAIN),
+        "x = " + " or ".join(["a"] * DEEP_CHAIN),
+    ]
+    chain_cells = [code_cell(chain) for chain in chains] + [code_cell(PLAIN_CODE)]
+    add("deep_chains.ipynb", notebook_bytes(chain_cells), INGESTED, None, cells=len(chain_cells), packages=("numpy",))
 
     # Not Python.
     add("r_notebook.ipynb", notebook_bytes([code_cell("library(dplyr)\n")], language="R"), SKIPPED, "not_python")
