@@ -63,8 +63,9 @@ def figure_sections(con: duckdb.DuckDBPyConnection) -> list[Section]:
         Section(
             "Figure 1. Notebooks importing each family over time",
             "adoption",
-            "Top: notebooks importing the family up to each month. Bottom: the share of that month's Python notebooks; "
-            "a gap is a month without dated Python notebooks. Source: marts.package_trend_monthly.",
+            "Top: notebooks importing the family up to each month. Middle: the share of that month's Python notebooks; "
+            "a gap is a month without dated Python notebooks. Bottom: the share of all Python notebooks dated up to "
+            "that month. Source: marts.package_trend_monthly.",
             figures.adoption_over_time(queries.monthly_trend(con)),
         ),
         Section(

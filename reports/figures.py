@@ -52,15 +52,17 @@ def _note_if_empty(figure: go.Figure, rows: Sequence[Row], source: str) -> go.Fi
 
 
 def adoption_over_time(trend: Sequence[Row]) -> go.Figure:
-    """Figure 1: cumulative notebooks importing each family, and the monthly share."""
+    """Figure 1: cumulative notebooks importing each family, the monthly share and the share to date."""
     figure = make_subplots(
-        rows=2,
+        rows=3,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.1,
+        vertical_spacing=0.07,
+        row_heights=[0.4, 0.3, 0.3],
         subplot_titles=(
             "Notebooks importing the family, cumulative",
             "Share of the month's Python notebooks importing the family",
+            "Share of the Python notebooks up to the month importing the family",
         ),
     )
     for family in _families_in_order(trend):
@@ -83,13 +85,14 @@ def adoption_over_time(trend: Sequence[Row]) -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=months,
-                y=[None if row["share"] is None else float(row["share"]) for row in rows],
+                y=[_as_float(row["share"]) for row in rows],
                 name=family,
                 legendgroup=family,
                 showlegend=False,
                 mode="lines+markers",
-                marker={"size": 4},
-                line={"color": colour, "width": 1.5},
+                marker={"size": 3},
+                line={"color": colour, "width": 1},
+                opacity=0.8,
                 connectgaps=False,
                 customdata=[[row["notebooks"], row["python_notebooks"]] for row in rows],
                 hovertemplate="%{x|%Y-%m}: %{y:.2%} (%{customdata[0]:,} of %{customdata[1]:,})<extra>" + family + "</extra>",
@@ -97,10 +100,31 @@ def adoption_over_time(trend: Sequence[Row]) -> go.Figure:
             row=2,
             col=1,
         )
+        figure.add_trace(
+            go.Scatter(
+                x=months,
+                y=[_as_float(row["cumulative_share"]) for row in rows],
+                name=family,
+                legendgroup=family,
+                showlegend=False,
+                mode="lines",
+                line={"color": colour, "width": 2},
+                connectgaps=False,
+                hovertemplate="%{x|%Y-%m}: %{y:.2%} to date<extra>" + family + "</extra>",
+            ),
+            row=3,
+            col=1,
+        )
     figure.update_yaxes(title_text="notebooks", row=1, col=1)
-    figure.update_yaxes(title_text="share", tickformat=".1%", rangemode="tozero", row=2, col=1)
-    figure.update_layout(height=720, legend={"title": {"text": "family"}}, **LAYOUT)
+    figure.update_yaxes(title_text="monthly share", tickformat=".0%", rangemode="tozero", row=2, col=1)
+    figure.update_yaxes(title_text="share to date", tickformat=".0%", rangemode="tozero", row=3, col=1)
+    figure.update_layout(height=900, legend={"title": {"text": "family"}}, **LAYOUT)
     return _note_if_empty(figure, trend, "marts.package_trend_monthly")
+
+
+def _as_float(value: object) -> float | None:
+    """Convert a DECIMAL from DuckDB for plotly, keeping a null as a gap."""
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _bar_trace(rows: Sequence[Row], label_column: str, colour: str, name: str) -> go.Bar:

@@ -207,9 +207,11 @@ def growth_findings(con: duckdb.DuckDBPyConnection) -> FindingGroup:
                 f"{_strong(fmt.count(row['cumulative_notebooks']))} notebooks import it by "
                 f"{_strong(fmt.month(row['last_month']))}, up from "
                 f"{_strong(fmt.count(row['year_before_cumulative_notebooks']))} in "
-                f"{_strong(fmt.month(row['year_before_month']))}. In {fmt.month(row['last_month'])}, "
-                f"{_strong(fmt.percent(row['last_month_share']))} of that month's Python notebooks import it.",
-                ("marts.package_trend_monthly.month, cumulative_notebooks, share",),
+                f"{_strong(fmt.month(row['year_before_month']))}. That is "
+                f"{_strong(fmt.percent(row['cumulative_share']))} of the dated Python notebooks up to "
+                f"{fmt.month(row['last_month'])}; in {fmt.month(row['last_month'])} alone it is "
+                f"{_strong(fmt.percent(row['last_month_share']))}.",
+                ("marts.package_trend_monthly.month, cumulative_notebooks, cumulative_share, share",),
             )
         )
     return FindingGroup(

@@ -114,7 +114,7 @@ def monthly_trend(con: duckdb.DuckDBPyConnection) -> list[Row]:
     return fetch(
         con,
         """
-        select family, month, python_notebooks, notebooks, share, cumulative_notebooks
+        select family, month, python_notebooks, notebooks, share, cumulative_notebooks, cumulative_share
         from marts.package_trend_monthly
         order by family, month
         """,
@@ -148,6 +148,7 @@ def trend_growth(con: duckdb.DuckDBPyConnection) -> list[Row]:
             first_months.month as first_month,
             latest.month as last_month,
             latest.cumulative_notebooks,
+            latest.cumulative_share,
             latest.share as last_month_share,
             latest.notebooks as last_month_notebooks,
             year_before.month as year_before_month,

@@ -112,7 +112,7 @@ def test_findings_quote_growth(study: StudyRun) -> None:
     latest = rows(
         study.warehouse,
         """
-        select family, month, cumulative_notebooks
+        select family, month, cumulative_notebooks, cumulative_share, share
         from marts.package_trend_monthly
         where month = (select max(month) from marts.package_trend_monthly)
         """,
@@ -121,6 +121,9 @@ def test_findings_quote_growth(study: StudyRun) -> None:
     assert latest
     for row in latest:
         assert f"{row['cumulative_notebooks']:,} notebooks import it by {row['month']:%Y-%m}" in text
+        assert f"That is {pct(row['cumulative_share'])} of the dated Python notebooks up to {row['month']:%Y-%m}" in text
+        share = "n/a" if row["share"] is None else pct(row["share"])
+        assert f"in {row['month']:%Y-%m} alone it is {share}." in text
 
 
 def test_findings_quote_top_services(study: StudyRun) -> None:
