@@ -6,7 +6,7 @@ that names the step. At the end the command prints where the warehouse, the
 report and the docs page are, the headline numbers and each step's wall time.
 
 SOURCE is anything `nbcensus ingest` reads: a folder, a notebook, a zip or tar
-archive, or a manifest CSV.
+archive, a manifest CSV or a git repository, with the same options.
 
 Example:
 
