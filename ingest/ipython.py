@@ -1,6 +1,6 @@
 """Turn the IPython syntax of a code cell into plain Python, keeping its line numbers.
 
-IPython reads a cell through input transformers before Python sees it (IPython
+IPython passes a cell through input transformers before Python parses it (IPython
 8, `IPython.core.inputtransformer2`): a first line `%%name` makes the whole cell
 a cell magic, and a logical line that starts with `!`, `%`, `?` (or ends with
 `?`) is a shell escape, a line magic or a help request. This module applies the
@@ -31,7 +31,7 @@ from ingest.installs import Install, parse_install_command
 PYTHON_BODY_MAGICS = frozenset(
     {
         "time", "timeit", "capture", "prun", "debug", "memit", "mprun", "snakeviz",
-        "heat", "pixie_debugger", "local", "tensorboard", "px", "autoreload",
+        "heat", "pixie_debugger", "px", "local",
     }
 )
 # Cell magics that write their body to a file; a `.py` target is parsed as a module.
@@ -82,7 +82,6 @@ _TARGET_CHARS_RE = re.compile(r"^[\w.\s,()\[\]*]*$")
 _NEEDS_WORK_RE = re.compile(r"^[ \t]*(?:[%!?/,;]|>>>|In \[)|\?[ \t]*(?:#.*)?$|=[ \t]*[!%]", re.MULTILINE)
 _TOKEN_RE = re.compile(r"""[#'"()\[\]{}\\]""")
 _PROMPT_RE = re.compile(r"^(?:>>> ?|\.\.\. ?|In \[\d*\]: ?|[ \t]+\.\.\.: ?)")
-_STRING_PREFIX_RE = re.compile(r"[A-Za-z]{1,2}$")
 
 
 @dataclass(slots=True)
@@ -252,8 +251,8 @@ def _replace_escape(
 ) -> tuple[str, bool] | None:
     """Return the replacement of a logical line that starts with IPython syntax, or None.
 
-    The flag says whether the replacement is Python that came from the line
-    (the statement of `%time stmt`) rather than a placeholder.
+    The flag is True when the replacement is Python taken from the line (the
+    statement of `%time stmt`), and False for a placeholder.
     """
     if not stripped:
         return None
@@ -290,7 +289,10 @@ def _replace_escape(
 
 
 def _is_assignment_target(text: str) -> bool:
-    """Whether text can be the target of `x = !cmd` (`a, b`, `self.x`, `d["k"]`), not a call's inside."""
+    """Return whether text can be the target of `x = !cmd` (`a, b`, `self.x`, `d["k"]`).
+
+    Text inside a call, like `print("a` in `print("a = %s" % x)`, cannot.
+    """
     text = _STRING_LITERAL_RE.sub("0", text)
     if not _TARGET_CHARS_RE.match(text):
         return False

@@ -4,8 +4,8 @@ This walker does not use `CSTVisitor`: libcst's visitor rebuilds every node
 through `_visit_and_replace_children` even when nothing changes, and line
 numbers through `MetadataWrapper` + `PositionProvider` cost about 2.8 times the
 parse. Instead the walker reads each node's children in the order libcst's own
-`_visit_and_replace_children` visits them (which is the order `codegen` writes
-them), and counts newlines as it passes the nodes that hold them: `Newline`
+`_visit_and_replace_children` visits them, which is the order `codegen` writes
+them. It counts newlines as it passes the nodes that contain them: `Newline`
 (inside `TrailingWhitespace` and `EmptyLine`), `ParenthesizedWhitespace`, the
 backslash continuations in `SimpleWhitespace`, and string tokens.
 
@@ -736,7 +736,7 @@ class EventWalker:
         self._count(node)
 
 
-# Nodes that hold newlines, or whose subtree holds none.
+# Nodes that contain newlines, and leaves that contain none.
 _NEWLINE_HANDLERS: dict[type[CSTNode], Callable[[EventWalker, Any], None]] = {
     cst.SimpleWhitespace: EventWalker._simple_whitespace,
     cst.TrailingWhitespace: EventWalker._newline_node,
