@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ingest.errors import NbcensusError
-from ingest.warehouse import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, resolve_warehouse_path
+from ingest.warehouse import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, connect, lock_error, resolve_warehouse_path
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,9 @@ def summary_line(output: str) -> str:
     return ""
 
 
-def check_dbt(step: str, process: subprocess.CompletedProcess[str], target_path: Path) -> None:
+def check_dbt(
+    step: str, process: subprocess.CompletedProcess[str], target_path: Path, warehouse: Path | None = None
+) -> None:
     """Raise NbcensusError naming the dbt step and its failing nodes when dbt failed."""
     log.debug("%s output:\n%s", step, process.stdout)
     if process.returncode == 0:
@@ -145,6 +147,11 @@ def check_dbt(step: str, process: subprocess.CompletedProcess[str], target_path:
     if failures:
         details = "\n  ".join(failures)
         raise NbcensusError(f"{step} failed for {len(failures)} node(s):\n  {details}")
+
+    # Another process may have opened the warehouse after require_warehouse checked it.
+    locked = lock_error(warehouse, process.stdout + process.stderr) if warehouse is not None else None
+    if locked is not None:
+        raise locked
 
     output = (process.stdout + process.stderr).strip().splitlines()
     tail = "\n  ".join(output[-OUTPUT_TAIL_LINES:]) or "no output"
@@ -157,8 +164,11 @@ def artifact_folder(target_path: Path | None) -> Path:
 
 
 def require_warehouse(warehouse: Path) -> None:
+    """Check that the warehouse exists and no other process holds it, before dbt's slow start."""
     if not Path(warehouse).is_file():
         raise NbcensusError(f"warehouse not found: {warehouse} (run `nbcensus ingest` first)")
+    # Opening it for writing, as dbt does, raises WarehouseLockedError naming the holder.
+    connect(Path(warehouse)).close()
 
 
 def build(
@@ -179,7 +189,7 @@ def build(
         log_path=log_path,
         variables=dbt_vars(trend_date, count_duplicates),
     )
-    check_dbt("dbt build", process, target)
+    check_dbt("dbt build", process, target, warehouse)
     log.info("dbt build passed on %s: %s", warehouse, summary_line(process.stdout))
     return process
 
@@ -189,7 +199,7 @@ def docs(warehouse: Path, *, target_path: Path | None = None, log_path: Path | N
     require_warehouse(warehouse)
     target = artifact_folder(target_path)
     process = run_dbt(["docs", "generate", "--static"], warehouse, target_path=target, log_path=log_path)
-    check_dbt("dbt docs generate", process, target)
+    check_dbt("dbt docs generate", process, target, warehouse)
 
     page = target / STATIC_PAGE
     if not page.is_file():

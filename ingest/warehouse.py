@@ -70,13 +70,21 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as error:
         message = str(error)
-        holder = LOCK_HOLDER.search(message)
-        if holder is None:
+        locked = lock_error(path, message)
+        if locked is None:
             raise NbcensusError(f"cannot open warehouse {path}: {message}") from None
-        raise WarehouseLockedError(
-            f"warehouse {path} is locked by another process: {holder['program']} (PID {holder['pid']}). "
-            "Wait for it to finish, or close it (a DuckDB shell, dbt, another nbcensus run), then run this again."
-        ) from None
+        raise locked from None
+
+
+def lock_error(path: Path, message: str) -> WarehouseLockedError | None:
+    """Return the error for a DuckDB message that names another process holding the file's lock, else None."""
+    holder = LOCK_HOLDER.search(message)
+    if holder is None:
+        return None
+    return WarehouseLockedError(
+        f"warehouse {path} is locked by another process: {holder['program']} (PID {holder['pid']}). "
+        "Wait for it to finish, or close it (a DuckDB shell, dbt, another nbcensus run), then run this again."
+    )
 
 
 def _quote(identifier: str) -> str:
