@@ -1,9 +1,8 @@
 """List and read notebooks inside zip and tar archives, in memory, without extracting.
 
 Entries are read into memory and never written to disk, so an entry named
-`../x` or `/etc/x` cannot escape anywhere; such names are still reported as
-skipped (`unsafe_member_path`) because no real notebook collection uses them
-and they point at a crafted archive.
+`../x` or `/etc/x` cannot escape anywhere. Such names are still reported as
+skipped (`unsafe_member_path`), because they point at a crafted archive.
 
 Zip bombs: an entry whose declared size is over the file-size limit is skipped
 without decompressing it, and every read is capped at the limit plus one byte,
@@ -274,7 +273,7 @@ def _open_archive(path: str) -> _OpenArchive:
 
 
 # One cache per process: a forked worker starts from the parent's state, which
-# holds no open archives because the driver only lists them.
+# has no open archives because the driver only lists them.
 _cache = _ArchiveCache(MAX_OPEN_ARCHIVES)
 
 

@@ -1,4 +1,4 @@
-"""The record of one input file: where a notebook is and what the listing knows about it."""
+"""The record of one input file: where a notebook is, and what the listing found out about it."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class InputFile:
     repo_last_commit_at: datetime | None = None
     date_origin: str = "none"  # manifest / git / none
     metadata: dict[str, object] | None = field(default=None, hash=False)
-    # Set when the listing already knows the file cannot be read: (reason, detail).
+    # Set when the listing already found that the file cannot be read: (reason, detail).
     error: tuple[str, str] | None = None
     # Counts repeats of the same location within one source (a manifest may
     # list a file twice), so that every listed row keeps its own file_id.

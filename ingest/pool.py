@@ -1,4 +1,4 @@
-"""A process pool that survives its workers crashing or hanging, and says which input did it.
+"""A process pool that survives its workers crashing or hanging, and reports which input caused it.
 
 `concurrent.futures.ProcessPoolExecutor` breaks for good when one worker dies,
 and cannot tell which task killed it. Notebook parsing can do both: libcst's
@@ -50,7 +50,7 @@ TaskFunction = Callable[[list[Item], Callable[[int], None]], Result]
 
 # How long the driver waits for a worker to exit after asking it to stop.
 SHUTDOWN_SECONDS = 5.0
-# Longest pause between checks of the deadlines.
+# Maximum pause, in seconds, between two checks of the deadlines.
 POLL_SECONDS = 1.0
 
 

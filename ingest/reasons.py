@@ -2,7 +2,7 @@
 
 A reason is a short, stable code: dbt models, tests and users filter on it, so
 codes are only ever added, never renamed. `failed` means the file could not be
-read as a notebook; `skipped` means it was read, or could have been, but was
+read as a notebook. `skipped` means it was read, or could have been, but was
 left out on purpose (another language, a size limit, an unsafe archive entry).
 """
 

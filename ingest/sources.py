@@ -7,7 +7,7 @@ process. Reading the bytes happens later, in a worker process, through the
 reader named by `InputFile.reader`, so that only small location records cross
 process boundaries.
 
-An input that the listing already knows to be unreadable (an archive entry with
+An input that the listing already found unreadable (an archive entry with
 an unsafe name, a manifest row with no location, a folder that cannot be
 listed) is still yielded, with `error` set, so that it gets an outcome row and
 the counts add up.

@@ -7,7 +7,7 @@ tables of a batch in one transaction, so a reader never sees half a batch.
 A run replaces the rows of its sources without a window in which they are
 missing or doubled:
 - content rows (`raw.cells`, `raw.imports`, `raw.uses`, `raw.installs`, keyed
-  by `notebook_id`) are written batch by batch, straight into `raw`; content
+  by `notebook_id`) are written batch by batch, straight into `raw`. Content
   of a notebook_id that already has cells rows is not written again, unless
   the batch names it to be replaced;
 - `raw.notebooks` and `raw.outcomes` rows go to staging tables in the
@@ -63,7 +63,7 @@ def resolve_warehouse_path(path: str | os.PathLike[str] | None) -> Path:
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, turning DuckDB's lock error into a one-line message that says what to do."""
+    """Open the warehouse, turning DuckDB's lock error into a one-line message with the holder and the next step."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -341,7 +341,7 @@ class _RowBuilder:
 
 
 def location_columns(input_file: InputFile) -> Row:
-    """Return the columns that say where a file came from, shared by notebooks and outcomes rows."""
+    """Return the columns that locate a file, shared by notebooks and outcomes rows."""
     return {
         "file_id": input_file.file_id,
         "source": _valid_text(input_file.source),
