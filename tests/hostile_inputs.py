@@ -621,12 +621,21 @@ def ingest_command(sources: list[str], warehouse: Path, *options: str) -> list[s
 
 
 def run_ingest(
-    sources: list[str], warehouse: Path, *options: str, cwd: Path | None = None, timeout: float = 1800
+    sources: list[str],
+    warehouse: Path,
+    *options: str,
+    cwd: Path | None = None,
+    timeout: float = 1800,
+    environment: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `nbcensus ingest` in a subprocess and return it, whatever its exit status."""
+    """Run `nbcensus ingest` in a subprocess and return it, whatever its exit status.
+
+    `environment` adds variables to this process's environment for the run.
+    """
     return subprocess.run(
         ingest_command(sources, warehouse, *options),
         cwd=cwd,
+        env={**os.environ, **environment} if environment else None,
         capture_output=True,
         text=True,
         errors="replace",
