@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from ingest.cellcache import CellCache
 from ingest.compact import CompactCode, compact_code
 from ingest.events import CellParse
-from ingest.fallback import parse_cell, skipped_validation
+from ingest.fallback import parse_cell
+from ingest.fastparse import fast_parsing
 from ingest.ipython import CellCode, read_cell
 from ingest.model import (
     CELL_FAILED,
@@ -44,7 +45,7 @@ def extract_notebook(notebook_id: str, cells: Sequence[CellSource], cache: CellC
     """
     rows = ExtractedRows()
     resolver = NotebookResolver(notebook_id, rows.imports, rows.uses)
-    with skipped_validation():
+    with fast_parsing():
         for cell in cells:
             _extract_cell(notebook_id, cell, cache, rows, resolver)
     return rows

@@ -26,7 +26,6 @@ import warnings
 from collections.abc import Iterator
 
 import libcst as cst
-from libcst._nodes.base import CSTNode
 
 from ingest.events import CellParse, Event, IMPORT
 from ingest.model import CELL_FAILED, CELL_FALLBACK, CELL_PARSED
@@ -63,32 +62,9 @@ _IMPORT_LINE_RE = re.compile(r"^([ \t]*)(?:import[ \t]+[\w.]|from[ \t]+[\w.]+[ \
 _BLOCK_RE = re.compile(r"^([ \t]*)(def|class|async[ \t]+def|try|except|finally|else)\b")
 
 
-@contextlib.contextmanager
-def skipped_validation() -> Iterator[None]:
-    """Skip libcst's per-node `_validate` while the native parser builds a tree.
-
-    Nodes built by the parser are valid by construction. Checking them again
-    cost about 15% of the parse time of notebook cells (libcst 1.9, timed on
-    5,000 corpus cells).
-    """
-    # NOTE: this swaps a private libcst hook for the whole block. Nodes that
-    # other code builds in the meantime (another thread) skip their checks too.
-    original = CSTNode.__post_init__
-    CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        CSTNode.__post_init__ = original  # type: ignore[method-assign]
-
-
-def _no_validation(self: CSTNode) -> None:
-    return None
-
-
 def parse_module(text: str) -> cst.Module:
-    """Parse text with libcst; raises whatever libcst raises."""
-    with skipped_validation():
-        return cst.parse_module(text)
+    """Parse text with libcst (faster inside `ingest.fastparse.fast_parsing()`); raises what libcst raises."""
+    return cst.parse_module(text)
 
 
 def walk_text(text: str) -> tuple[Event, ...]:

@@ -155,6 +155,9 @@ def parse_install_command(command: str) -> list[Install]:
     Requirements files (`-r`), local paths and IPython templates (`$pkg`, `{pkg}`)
     name no package that can be read here, so they give no row.
     """
+    if "install" not in command:
+        return []  # most shell lines are not installs; skip the shell lexer for them
+
     installs: list[Install] = []
     for words in _split_commands(command):
         parsed = _installer_arguments(words)

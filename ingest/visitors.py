@@ -43,6 +43,11 @@ from ingest.events import (
 
 Chain = list[Any]  # [root name or None, root line, list of links]
 
+# `ingest.fastparse` swaps `libcst.Name` and others for factories while
+# notebooks are parsed, so the walker compares node types with classes read at import.
+NAME_NODE = cst.Name
+SIMPLE_WHITESPACE_NODE = cst.SimpleWhitespace
+
 _VISIT_FIELD_RE = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
 
 
@@ -100,7 +105,7 @@ def literal_value(node: CSTNode) -> str | None:
 
 
 def _dotted_name(node: CSTNode) -> str:
-    if type(node) is cst.Name:
+    if type(node) is NAME_NODE:
         return node.value
     return f"{_dotted_name(node.value)}.{node.attr.value}"
 
@@ -151,7 +156,12 @@ class EventWalker:
     def _walk_fields(self, node: CSTNode) -> None:
         for field_name in CHILD_ORDER[type(node)]:
             value = getattr(node, field_name)
-            if type(value) is tuple:
+            value_type = type(value)
+            if value_type is SIMPLE_WHITESPACE_NODE:
+                # Inlined: the most common node, with a newline only after a backslash.
+                if "\\" in value.value:
+                    self.line += value.value.count("\n")
+            elif value_type is tuple:
                 for child in value:
                     chain = self.walk(child)
                     if chain is not None:
@@ -164,6 +174,10 @@ class EventWalker:
     def _count(self, node: CSTNode) -> None:
         """Walk a subtree only to count its newlines: its names are not references."""
         node_type = type(node)
+        if node_type is SIMPLE_WHITESPACE_NODE:
+            if "\\" in node.value:
+                self.line += node.value.count("\n")
+            return
         handler = _NEWLINE_HANDLERS.get(node_type)
         if handler is not None:
             handler(self, node)
@@ -322,7 +336,7 @@ class EventWalker:
         targets (`os.environ["X"] = ...`) read their base, so they are chains.
         """
         node_type = type(node)
-        if node_type is cst.Name:
+        if node_type is NAME_NODE:
             self._count(node)
             names.append(node.value)
             return True
@@ -384,7 +398,7 @@ class EventWalker:
 
     def _aug_assign(self, node: cst.AugAssign) -> None:
         names: list[str] = []
-        if type(node.target) is cst.Name:
+        if type(node.target) is NAME_NODE:
             self._finish(self._name(node.target))
             names.append(node.target.value)
         else:
