@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from textwrap import dedent
 
+import libcst as cst
 import pytest
 
 from ingest import schema
 from ingest.cellcache import CellCache
 from ingest.extract import extract_notebook
+from ingest.fastparse import fast_parsing
 from ingest.model import CellSource, ExtractedRows
 
 
@@ -521,3 +523,13 @@ def test_cache_evicts_least_recently_used() -> None:
     extract_notebook("a", _cells("a = 1\n", "b = 2\n", "a = 1\n", "c = 3\n", "a = 1\n", "b = 2\n"), cache)
     assert len(cache) == 2
     assert (cache.hits, cache.misses) == (2, 4)
+
+
+def test_fast_parsing_restores_libcst() -> None:
+    name_class = cst.Name
+    with pytest.raises(RuntimeError), fast_parsing():
+        assert cst.Name is not name_class
+        raise RuntimeError("leave the block")
+    assert cst.Name is name_class
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not an identifier")

@@ -20,6 +20,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from ingest.compact import compact_code
 from ingest.errors import NotebookError
 from ingest.extract import extract_notebook
+from ingest.fallback import walk_text
+from ingest.fastparse import fast_parsing
 from ingest.ipython import read_cell
 from ingest.model import CellSource
 from ingest.notebook import read_notebook
@@ -152,6 +154,24 @@ def test_walker_lines_on_corpus(corpus_manifest: Path) -> None:
 def test_row_lines_on_corpus(corpus_manifest: Path) -> None:
     checked = sum(_check_rows(notebook, cells) for notebook, cells in _corpus_notebooks(corpus_manifest))
     assert checked > 5_000
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_fast_parsing_same_events_on_corpus(corpus_manifest: Path) -> None:
+    """Shared leaves and skipped validation change nothing the walker reads."""
+    compared = 0
+    for _, cells in _corpus_notebooks(corpus_manifest):
+        for cell in cells:
+            code = read_cell(cell.source).code if cell.cell_type == "code" else None
+            if code is None or _parse(code) is None:
+                continue
+            plain = walk_text(code)
+            with fast_parsing():
+                fast = walk_text(code)
+            assert fast == plain, code
+            compared += 1
+    assert compared > 1_000
 
 
 def test_walker_lines_on_cases(cases_dir: Path) -> None:
