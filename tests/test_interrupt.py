@@ -349,6 +349,11 @@ def test_worker_killed_midway_loses_nothing(
 
 
 def test_second_ingest_fails_at_once(reference: Reference, tmp_path: Path, started: list[subprocess.Popen[str]]) -> None:
+    """A second ingest on a warehouse that a running ingest holds stops with a message naming the holder.
+
+    The first ingest is paused (SIGSTOP) while the second runs, so that it
+    cannot finish first on a fast machine; a stopped process keeps its lock.
+    """
     warehouse = tmp_path / "busy.duckdb"
     first = start_ingest(reference.folder, warehouse)
     started.append(first)
@@ -356,17 +361,23 @@ def test_second_ingest_fails_at_once(reference: Reference, tmp_path: Path, start
     small = tmp_path / "small"
     write_notebooks(small, 3)
 
-    began = time.monotonic()
-    second = run_ingest([str(small)], warehouse, timeout=WAIT_SECONDS)
-    seconds = time.monotonic() - began
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        second = run_ingest([str(small)], warehouse, timeout=WAIT_SECONDS)
+        seconds = time.monotonic() - began
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    _, first_stderr = first.communicate(timeout=WAIT_SECONDS)
 
     assert second.returncode == 1
     message = second.stderr.strip().splitlines()[-1]
-    assert message.startswith(f"Error: warehouse {warehouse} is locked by another process: ")
+    assert message.startswith(f"Error: warehouse {warehouse} is locked by another process: "), message
     assert f"(PID {first.pid})" in message
     assert "Wait for it to finish, or close it" in message
-    assert first.poll() is None, "the first ingest stopped"
     assert seconds < 60, f"the second ingest took {seconds:.0f} s to fail"
+    assert first.returncode == 0, first_stderr[-3000:]
+    assert_same_tables(snapshot(warehouse), reference.tables)
 
 
 def test_dbt_build_fails_while_shell_holds_file(
