@@ -9,9 +9,9 @@ times, in this one process:
 3. a plain stdlib-`ast` extractor (parse + `ast.NodeVisitor` gathering imports
    and dotted call names) over the same neutralised cells.
 
-Times are CPU seconds of this process (`time.process_time`), so other load on
-the machine slows the figures less than wall-clock time would; wall-clock
-seconds are printed too.
+Times are CPU seconds of this process (`time.process_time`) because other load
+on the machine slows them less than wall-clock time. Wall-clock seconds are
+printed too.
 
 Usage: .venv/bin/python bench/extract_speed.py [--manifest PATH] [--limit N] [--json PATH]
 """

@@ -3,7 +3,7 @@
 Parsing a cell with libcst is the expensive step, and notebooks repeat cells
 (the same import cell, the same `!pip install` line). The parse therefore
 produces only what can be known from the cell's text alone, as small tuples
-that pickle well and can be cached by text; names are resolved afterwards,
+that pickle well and can be cached by text. Names are resolved afterwards,
 per notebook, by replaying the events (`ingest.resolve`).
 
 Event shapes (the first item is the event code):
@@ -48,7 +48,7 @@ Event = tuple[Any, ...]
 
 @dataclass(frozen=True, slots=True)
 class CellParse:
-    """What parsing one cell's text produced, independent of the notebook around it."""
+    """The result of parsing one cell's text, independent of the notebook around it."""
 
     status: str  # parsed / fallback / failed (model.CELL_*)
     events: tuple[Event, ...]

@@ -1,8 +1,8 @@
 """Resolve the names in a notebook's cell events into import and use rows.
 
-Cells are replayed in notebook order against one namespace, as a kernel that
-runs them top to bottom binds names: an import binds its alias, an assignment
-from a call binds an object whose origin is that call, and any other
+Cells are replayed in notebook order against one namespace, the way a kernel
+that runs them top to bottom binds names. An import binds its alias, and an
+assignment from a call binds an object whose origin is that call. Any other
 assignment ends what the name stood for. Functions, lambdas, comprehensions
 and classes get their own frames, so parameters and locals shadow module names.
 A `%%writefile x.py` module is replayed against a namespace of its own.
@@ -67,7 +67,7 @@ for _path in _SESSION_PATHS:
     _METHOD_FACTORIES[(_path, "resource")] = "resource"
 for _path in ("botocore.session.get_session()", "botocore.session.Session()"):
     _METHOD_FACTORIES[(_path, "create_client")] = "client"
-# Clients that a SageMaker session already holds as attributes.
+# Clients that a SageMaker session already has as attributes.
 _SESSION_CLIENT_ATTRIBUTES = {
     "sagemaker_client": "sagemaker",
     "sagemaker_runtime_client": "sagemaker-runtime",
@@ -175,7 +175,7 @@ class NotebookResolver:
         for position in range(len(frames) - 1, -1, -1):
             frame = frames[position]
             if frame.kind == CLASS_SCOPE:
-                # A class body sees its own names; the functions inside it do not.
+                # A class body reads its own names, but the functions inside it do not.
                 if position == len(frames) - 1 and name in frame.values:
                     return frame.values[name]
                 continue
