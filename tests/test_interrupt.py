@@ -6,7 +6,7 @@ runs `nbcensus ingest` in a subprocess, interrupts it in some way, and compares
 every raw table with the reference, ignoring the columns that record when or
 how a row was made rather than what it contains:
 - `ingested_at`, the time of the run;
-- `cells.cache_hit`, which says whether the same worker had parsed the same
+- `cells.cache_hit`, which records whether the same worker had parsed the same
   text earlier, so it depends on how files were shared among the workers.
 """
 
@@ -85,8 +85,8 @@ def snapshot(warehouse: Path) -> TableSnapshot:
                     [table],
                 ).fetchall()
             ]
-            kept = ", ".join(f'"{column}"' for column in columns if column not in RUN_COLUMNS)
-            tables[table] = Counter(connection.execute(f"select {kept} from raw.{table}").fetchall())
+            selected = ", ".join(f'"{column}"' for column in columns if column not in RUN_COLUMNS)
+            tables[table] = Counter(connection.execute(f"select {selected} from raw.{table}").fetchall())
     return tables
 
 
@@ -144,16 +144,16 @@ def start_ingest(folder: Path, warehouse: Path, *options: str) -> subprocess.Pop
     )
 
 
-def wait_until(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen[str], awaited: str) -> None:
     """Poll `condition()` until it holds; fail if the process ends first or the wait times out."""
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
         if process.poll() is not None:
             _, stderr = process.communicate()
-            pytest.fail(f"nbcensus ingest exited {process.returncode} before {what}:\n{stderr[-3000:]}")
+            pytest.fail(f"nbcensus ingest exited {process.returncode} before {awaited}:\n{stderr[-3000:]}")
         if time.monotonic() > deadline:
             kill_group(process)
-            pytest.fail(f"timed out after {WAIT_SECONDS:.0f} s waiting for {what}")
+            pytest.fail(f"timed out after {WAIT_SECONDS:.0f} s waiting for {awaited}")
         time.sleep(0.05)
 
 
