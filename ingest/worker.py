@@ -68,6 +68,7 @@ class ChunkResult:
 
     tables: dict[str, pa.Table]
     extracted_ids: list[str]  # notebook ids whose content rows are in `tables`
+    extracted_code_cells: list[int] = field(default_factory=list)  # code cells of each, in the same order
     counts: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (outcome, reason) -> files
     files: int = 0
     code_cells: int = 0  # code cells of the notebooks extracted
@@ -149,6 +150,7 @@ def _process_one_by_one(inputs: list[InputFile], state: _WorkerState) -> ChunkRe
             result.counts[(FAILED, reasons.INTERNAL_ERROR)] += 1
         parts.append(result.tables)
         merged.extracted_ids.extend(result.extracted_ids)
+        merged.extracted_code_cells.extend(result.extracted_code_cells)
         merged.counts.update(result.counts)
         merged.files += result.files
         merged.code_cells += result.code_cells
@@ -186,8 +188,10 @@ def _process_file(input_file: InputFile, state: _WorkerState, builder: _RowBuild
     result.counts[(file_rows.outcome, file_rows.reason)] += 1
     if file_rows.content is not None:
         state.extracted.add(notebook_id)
+        code_cells = sum(1 for cell in doc.cells if cell.cell_type == "code")
         result.extracted_ids.append(notebook_id)
-        result.code_cells += sum(1 for cell in doc.cells if cell.cell_type == "code")
+        result.extracted_code_cells.append(code_cells)
+        result.code_cells += code_cells
         result.cache_hits += file_rows.content.cache_hits
         result.cache_misses += file_rows.content.cache_misses
 
