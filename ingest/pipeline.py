@@ -1,11 +1,12 @@
 """Read notebooks and load their imports, uses, cells and outcomes into the warehouse.
 
 Every SOURCE may be a folder (searched recursively for *.ipynb), a single
-.ipynb file, a .zip or .tar[.gz] archive (read in place), a manifest CSV whose
-rows name notebooks by `notebook_path` or by `archive` + `member`, or a local
-git repository. Every input file ends with one row in raw.outcomes: ingested,
-failed or skipped, with a reason. Ingesting a source again replaces its rows;
-notebooks whose content is already loaded are not parsed again.
+.ipynb file, a .zip or .tar[.gz] archive (read in place), or a local git
+repository. It may also be a manifest CSV whose rows name notebooks by
+`notebook_path` or by `archive` + `member`. Every input file ends with one row
+in raw.outcomes: ingested, failed or skipped, with a reason. Ingesting a source
+again replaces its rows, and notebooks whose content is already loaded are not
+parsed again.
 
 Examples:
 
@@ -29,7 +30,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest import reasons
 from ingest.limits import DEFAULT_LIMITS, MEBIBYTE, Limits
 from ingest.model import FAILED, INGESTED, SKIPPED
 from ingest.pool import CrashTolerantPool, TaskFailure
@@ -51,14 +51,14 @@ OUTCOMES = (INGESTED, FAILED, SKIPPED)
 
 @dataclass(slots=True)
 class IngestSummary:
-    """What one ingest run did, for the closing summary and for callers such as `nbcensus run`."""
+    """Counts and timings of one ingest run, for the closing summary and for callers such as `nbcensus run`."""
 
     warehouse: Path
     sources: list[str]
     files: int = 0
     counts: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (outcome, reason) -> files
     extracted_notebooks: int = 0  # distinct notebooks parsed in this run
-    code_cells: int = 0  # code cells of the notebooks parsed in this run
+    code_cells: int = 0  # code cells of the distinct notebooks parsed in this run
     cache_hits: int = 0
     cache_misses: int = 0
     worker_restarts: int = 0
@@ -155,13 +155,13 @@ def add_ingest_options(parser: argparse.ArgumentParser) -> None:
         "--max-cells",
         type=_positive_int,
         default=DEFAULT_LIMITS.max_cells,
-        help=f"most cells in one notebook (default: {DEFAULT_LIMITS.max_cells:,})",
+        help=f"maximum number of cells in one notebook (default: {DEFAULT_LIMITS.max_cells:,})",
     )
     limits.add_argument(
         "--max-cell-chars",
         type=_positive_int,
         default=DEFAULT_LIMITS.max_cell_chars,
-        help="longest code cell parsed, in characters; longer cells are recorded as failed "
+        help="maximum length of a code cell parsed, in characters; longer cells are recorded as failed "
         f"(default: {DEFAULT_LIMITS.max_cell_chars:,})",
     )
     limits.add_argument(
@@ -240,14 +240,17 @@ def ingest_sources(
     jobs = jobs or default_jobs()
     summary = IngestSummary(warehouse=warehouse_path, sources=source_list)
 
-    # NOTE: the input list holds one small record per file (about 1 KB with
-    # manifest metadata), so it grows with the corpus; the rows do not.
-    inputs = [input_file for source in source_list for input_file in iter_inputs(source)]
-    inputs.extend(extra_inputs)
-    source_list.extend(dict.fromkeys(item.source for item in extra_inputs if item.source not in source_list))
-    log.info("found %d input files in %d source(s)", len(inputs), len(source_list))
 
+    # The warehouse is opened before the sources are listed, so that a second
+    # ingest on a locked warehouse fails at once, even on a slow git listing.
     with Warehouse(warehouse_path) as store:
+        # NOTE: the input list has one small record per file (about 1 KB with
+        # manifest metadata), so it grows with the corpus. The rows do not.
+        inputs = [input_file for source in source_list for input_file in iter_inputs(source)]
+        inputs.extend(extra_inputs)
+        source_list.extend(dict.fromkeys(item.source for item in extra_inputs if item.source not in source_list))
+        log.info("found %d input files in %d source(s)", len(inputs), len(source_list))
+
         store.begin_run()
         known_content = store.content_notebook_ids()
         config = WorkerConfig(
@@ -281,6 +284,7 @@ def ingest_sources(
         store.finish_run(source_list)
 
     summary.extracted_notebooks = writer.written_notebooks
+    summary.code_cells = writer.written_code_cells
     summary.seconds = time.monotonic() - started
     if summary.files != len(inputs):
         log.error("%d input files were listed but %d outcomes were recorded", len(inputs), summary.files)
@@ -327,7 +331,6 @@ def _failure_result(failure: TaskFailure[InputFile], config: WorkerConfig) -> Ch
 def _count(summary: IngestSummary, result: ChunkResult) -> None:
     summary.files += result.files
     summary.counts.update(result.counts)
-    summary.code_cells += result.code_cells
     summary.cache_hits += result.cache_hits
     summary.cache_misses += result.cache_misses
 
@@ -345,6 +348,7 @@ class _BatchWriter:
         self.known_content = known_content
         self.reparse = reparse
         self.written: set[str] = set()
+        self.written_code_cells = 0
         self.parts: list[dict[str, pa.Table]] = []
         self.replaced: list[str] = []
         self.files = 0
@@ -364,9 +368,10 @@ class _BatchWriter:
             mask = pc.is_in(pc.field("notebook_id"), value_set=pa.array(sorted(duplicates), pa.string()))
             for name in CONTENT_TABLES:
                 tables[name] = tables[name].filter(~mask)
-        for notebook_id in result.extracted_ids:
+        for notebook_id, code_cells in zip(result.extracted_ids, result.extracted_code_cells, strict=True):
             if notebook_id in duplicates:
                 continue
+            self.written_code_cells += code_cells
             if self.reparse and notebook_id in self.known_content:
                 self.replaced.append(notebook_id)
             self.written.add(notebook_id)
