@@ -245,7 +245,7 @@ def test_file_over_limit_is_skipped(tmp_path: Path) -> None:
 def test_deep_expression_affects_one_file(tmp_path: Path) -> None:
     # libcst 1.x overflows its native stack on about 10,000 nested conditional
     # expressions and kills the process, unless the cell is caught before it
-    # reaches the parser; either way only this file may suffer.
+    # reaches the parser. Either way, no other file may suffer.
     crasher = "x = " + "1 if y else " * 20_000 + "1\n"
     write(tmp_path / "nbs" / "crash.ipynb", notebook("import numpy", crasher))
     for index in range(5):

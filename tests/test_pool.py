@@ -11,7 +11,7 @@ import pytest
 from ingest import reasons
 from ingest.pool import CrashTolerantPool, TaskFailure
 
-# Items are strings; these ones make the task misbehave in the worker.
+# Items are strings, and these ones make the task misbehave in the worker.
 CRASH = "crash"
 HANG = "hang"
 RAISE = "raise"

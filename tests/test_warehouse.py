@@ -150,7 +150,7 @@ def test_begin_run_clears_rows_left_by_killed_run(tmp_path: Path) -> None:
     with Warehouse(tmp_path / "nb.duckdb") as store:
         store.begin_run()
         store.write_batch(notebook_batch("/s", "stale", "n9", ["os"]))
-        # The run stops here, as if killed; the next run starts over.
+        # The run stops here, as if killed, and the next run starts over.
 
         run(store, ["/s"], [notebook_batch("/s", "f1", "n1", ["os"])])
 
