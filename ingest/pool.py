@@ -182,11 +182,16 @@ class CrashTolerantPool(Generic[Item, Result]):
     def _send(self, worker: _Worker, task: _Task[Item]) -> None:
         if not worker.process.is_alive():
             worker = self._replace(worker)
+        try:
+            worker.connection.send(task.items)
+        except (BrokenPipeError, ConnectionResetError):
+            # The worker died while idle, after the check above.
+            worker = self._replace(worker)
+            worker.connection.send(task.items)
         worker.task = task
         worker.current = None
         # Until the first start message arrives, the whole chunk shares one deadline.
         worker.deadline = time.monotonic() + self.item_timeout * len(task.items)
-        worker.connection.send(task.items)
 
     def _collect(self, worker: _Worker, retries: deque[_Task[Item]]) -> Iterator[Result | TaskFailure[Item]]:
         """Read what a ready worker sent: start messages, then at most one result."""
