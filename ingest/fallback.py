@@ -52,9 +52,12 @@ _UR_PREFIX_RE = re.compile(r"\b[uU][rR](?=['\"])")
 # the densest nesting (`f()()...`, `((...))`, `-+-x`) takes 1 or 2 characters
 # per level, and 1,000 levels of each parse safely.
 UNCHECKED_MAX_CHARS = 2000
-# libcst 1.9 crashed the process on a chain of about 10,000 `and`/`or`
-# operands, which CPython parses without trouble.
-MAX_BOOLEAN_OPERANDS = 2_000
+# CPython accepts some nesting that libcst 1.9 crashes on (2,500 chained
+# subscripts), so `ast.parse` runs under a lowered recursion limit. CPython
+# 3.11 allows its tree about 3 levels per frame of the limit, so this many
+# frames above the caller's depth cap it near MAX_LIBCST_DEPTH levels.
+AST_FRAMES = 330
+MAX_LIBCST_DEPTH = 1000
 # Python frames for the walk; Python-to-Python calls use no C stack in 3.11+.
 WALK_RECURSION_LIMIT = 20_000
 
@@ -97,10 +100,15 @@ def _cpython_rejects(text: str) -> str | None:
     A message starting with `too deep` means the nesting is beyond what
     libcst can parse without crashing.
     """
+    original_limit = sys.getrecursionlimit()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes
-            tree = ast.parse(text)
+            sys.setrecursionlimit(_stack_depth() + AST_FRAMES)
+            try:
+                tree = ast.parse(text)
+            finally:
+                sys.setrecursionlimit(original_limit)
     except (RecursionError, MemoryError) as error:
         return f"too deep: the cell nests expressions too deeply to parse ({type(error).__name__})"
     except SyntaxError as error:
@@ -111,10 +119,20 @@ def _cpython_rejects(text: str) -> str | None:
         return f"ValueError: {error}"
 
     # CPython keeps `a and b and c` as one flat node, libcst nests one level per operand.
-    longest = max((len(node.values) for node in ast.walk(tree) if isinstance(node, ast.BoolOp)), default=0)
-    if longest > MAX_BOOLEAN_OPERANDS:
-        return f"too deep: a chain of {longest:,} `and`/`or` operands"
+    if text.count(" and ") + text.count(" or ") > MAX_LIBCST_DEPTH:
+        longest = max((len(node.values) for node in ast.walk(tree) if isinstance(node, ast.BoolOp)), default=0)
+        if longest > MAX_LIBCST_DEPTH:
+            return f"too deep: a chain of {longest:,} `and`/`or` operands"
     return None
+
+
+def _stack_depth() -> int:
+    frame = sys._getframe()
+    depth = 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
 
 
 def _guarded(text: str) -> tuple[tuple[Event, ...] | None, str | None]:
