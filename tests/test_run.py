@@ -239,9 +239,9 @@ def test_run_missing_source_names_ingest(tmp_path: Path) -> None:
 
 
 def test_step_times_names_failed_dbt_build(tmp_path: Path) -> None:
-    """A warehouse file that is not a DuckDB database makes the real `dbt build` fail at once."""
-    warehouse = tmp_path / "not_a_database.duckdb"
-    warehouse.write_text("not a DuckDB database\n", encoding="utf-8")
+    """A DuckDB file without the raw tables makes the real `dbt build` fail on its sources."""
+    warehouse = tmp_path / "no_raw_tables.duckdb"
+    duckdb.connect(str(warehouse)).close()
     times = StepTimes()
 
     with pytest.raises(NbcensusError, match=r"^step 'dbt build' failed: dbt build failed"):
