@@ -127,7 +127,8 @@ def fast_parsing() -> Iterator[None]:
 
     NOTE: the block swaps attributes of the `libcst` module and of `CSTNode`,
     so nodes that other code builds meanwhile (in another thread) are affected
-    too. Nodes built in the block never compare by identity with others.
+    too. libcst code that reads `libcst.Name` and the like at call time, such
+    as `libcst.helpers.get_full_name_for_node`, fails inside the block.
     """
     original_post_init = CSTNode.__post_init__
     CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]

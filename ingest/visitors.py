@@ -105,6 +105,8 @@ def literal_value(node: CSTNode) -> str | None:
 
 
 def _dotted_name(node: CSTNode) -> str:
+    # NOTE: not `libcst.helpers.get_full_name_for_node`, which reads `libcst.Name`
+    # at call time and so fails inside `ingest.fastparse.fast_parsing()`.
     if type(node) is NAME_NODE:
         return node.value
     return f"{_dotted_name(node.value)}.{node.attr.value}"
