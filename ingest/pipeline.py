@@ -26,10 +26,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.errors import NbcensusError
 from ingest.limits import DEFAULT_LIMITS, MEBIBYTE, Limits
 from ingest.model import FAILED, INGESTED, SKIPPED
 from ingest.pool import CrashTolerantPool, TaskFailure
@@ -38,7 +40,10 @@ from ingest.reasons import outcome_of
 from ingest.schema import CONTENT_TABLES, TABLES
 from ingest.sources import InputFile, iter_inputs, load_plugins, normalise_source, source_kind_of
 from ingest.warehouse import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, Warehouse, resolve_warehouse_path
-from ingest.worker import ChunkResult, WorkerConfig, init_worker, outcome_row, process_chunk
+from ingest.worker import ChunkResult, WorkerConfig, init_state, init_worker, outcome_row, process_chunk
+
+if TYPE_CHECKING:
+    from ingest.dask_executor import DaskExecutor
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,7 @@ MAX_CHUNK_SIZE = 16  # input files per worker task
 DEFAULT_FILE_TIMEOUT = 300.0  # seconds one file may take in a worker
 
 OUTCOMES = (INGESTED, FAILED, SKIPPED)
+EXECUTORS = ("local", "dask")
 
 
 @dataclass(slots=True)
@@ -180,6 +186,18 @@ def add_ingest_options(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where files are parsed: local worker processes, or a Dask distributed cluster (default: local)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="address of the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -212,6 +230,8 @@ def ingest_from_args(args: argparse.Namespace, extra_inputs: Sequence[InputFile]
         reparse=args.reparse,
         file_timeout=args.timeout,
         extra_inputs=extra_inputs,
+        executor=getattr(args, "executor", "local"),
+        scheduler=getattr(args, "scheduler", None),
     )
 
 
@@ -225,6 +245,8 @@ def ingest_sources(
     reparse: bool = False,
     file_timeout: float = DEFAULT_FILE_TIMEOUT,
     extra_inputs: Sequence[InputFile] = (),
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> IngestSummary:
     """Ingest SOURCEs into the warehouse and return what happened.
 
@@ -232,7 +254,13 @@ def ingest_sources(
     fails at once. The whole run holds the warehouse's write lock.
     EXTRA_INPUTS are files listed by the caller, such as the failed clones of
     `nbcensus collect`; their sources are replaced like the others.
+    `executor="dask"` parses on the Dask cluster at `scheduler` instead of
+    local worker processes (see `ingest.dask_executor`).
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"invalid executor {executor!r}: use one of {', '.join(EXECUTORS)}")
+    if executor == "dask" and not scheduler:
+        raise NbcensusError("--executor dask needs --scheduler ADDRESS, e.g. tcp://10.0.0.5:8786")
     started = time.monotonic()
     load_plugins()
     source_list = _check_sources(sources) if sources or not extra_inputs else []
@@ -262,14 +290,27 @@ def ingest_sources(
         writer = _BatchWriter(store, batch_size, known_content, reparse)
         chunk_size = max(1, min(MAX_CHUNK_SIZE, len(inputs) // (jobs * 4) or 1))
 
-        pool: CrashTolerantPool[InputFile, ChunkResult] = CrashTolerantPool(
-            jobs=jobs,
-            task_function=process_chunk,
-            initializer=init_worker,
-            initargs=(config,),
-            item_timeout=file_timeout,
-            preload=["ingest.worker"],
-        )
+        pool: CrashTolerantPool[InputFile, ChunkResult] | DaskExecutor[InputFile, ChunkResult]
+        if executor == "dask":
+            from ingest.dask_executor import DaskExecutor
+
+            assert scheduler is not None
+            pool = DaskExecutor(
+                scheduler,
+                task_function=process_chunk,
+                initializer=init_state,
+                initargs=(config,),
+                item_timeout=file_timeout,
+            )
+        else:
+            pool = CrashTolerantPool(
+                jobs=jobs,
+                task_function=process_chunk,
+                initializer=init_worker,
+                initargs=(config,),
+                item_timeout=file_timeout,
+                preload=["ingest.worker"],
+            )
         with pool, Progress(total=len(inputs), enabled=not quiet) as progress:
             for item in pool.run(_chunks(inputs, chunk_size)):
                 result = item if isinstance(item, ChunkResult) else _failure_result(item, config)
