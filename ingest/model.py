@@ -53,7 +53,7 @@ class NotebookDoc:
 
     cells: list[CellSource]
     language: str | None  # lower-case language name, None when nothing says
-    language_origin: str  # language_info / kernelspec / cell / default
+    language_origin: str  # language_info / kernelspec / kernelspec_name / metadata / cell / default
     kernel: str | None
     nbformat: int | None
     nbformat_minor: int | None

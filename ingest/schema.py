@@ -36,7 +36,7 @@ NOTEBOOKS = pa.schema(
         ("date_origin", pa.string()),  # manifest / git / none
         ("metadata", pa.string()),  # JSON object of the other manifest columns
         ("language", pa.string()),  # lower-case, e.g. python, r, julia
-        ("language_origin", pa.string()),  # language_info / kernelspec / cell / default
+        ("language_origin", pa.string()),  # language_info / kernelspec / kernelspec_name / metadata / cell / default
         ("kernel", pa.string()),  # kernelspec.name
         ("nbformat", pa.int32()),
         ("nbformat_minor", pa.int32()),
