@@ -389,11 +389,17 @@ def test_dbt_build_fails_while_shell_holds_file(
         pytest.skip("the duckdb command-line shell is not installed in this environment")
     # The shell waits on its open stdin, holding the file, as an interactive session does.
     shell = subprocess.Popen(
-        [duckdb_cli, str(warehouse)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [duckdb_cli, str(warehouse)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         text=True, start_new_session=True,
     )
     started.append(shell)
-    wait_until(lambda: is_locked(warehouse), shell, "the DuckDB shell opened the warehouse")
+    # The shell answers a dot command only after it has opened the file. Polling with
+    # a connection of our own instead could take the lock first and make the shell exit.
+    assert shell.stdin is not None and shell.stdout is not None
+    shell.stdin.write(".print ready\n")
+    shell.stdin.flush()
+    assert shell.stdout.readline().strip() == "ready", "the DuckDB shell did not open the warehouse"
+    assert is_locked(warehouse)
 
     began = time.monotonic()
     with pytest.raises(NbcensusError) as caught:
