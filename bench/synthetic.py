@@ -136,6 +136,9 @@ def scale_warehouse(template: Path, target: Path, factor: int, memory_limit: str
     """Write TARGET with the raw tables of TEMPLATE replicated `factor` times; return the row counts."""
     if factor < 1:
         raise ValueError(f"factor must be at least 1, got {factor}")
+    if target.stem in ("raw", "template"):
+        # DuckDB names a database after its file, and these names clash with the schema and the attached template.
+        raise ValueError(f"choose another file name than {target.name}")
     if target.exists():
         target.unlink()
 

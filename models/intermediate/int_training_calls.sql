@@ -22,6 +22,22 @@ calls_named as (
         coalesce(nullif(split_part(receiver_origin, '.', 1), ''), package) as receiver_package,
     from uses
     where is_call
+        {#
+            The same test as on called_method below, written without the regex
+            so that most call rows are dropped before it runs: regexp_extract
+            on every call took most of this model's time.
+        #}
+        and (
+            method in ('create_training_job', 'fit', 'fit_generator')
+            or (
+                method is null
+                and (
+                    suffix(callee, '.create_training_job')
+                    or suffix(callee, '.fit')
+                    or suffix(callee, '.fit_generator')
+                )
+            )
+        )
 ),
 
 training_calls as (
