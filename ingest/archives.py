@@ -101,10 +101,10 @@ def list_zip(source: str, path: Path) -> Iterator[InputFile]:
         return
 
     # A name that repeats is listed once: reading it returns the last entry of
-    # that name, as ZipFile.getinfo and unzip tools do.
-    names = [info.filename for info in infos if not info.is_dir() and is_listed_member(info.filename)]
-    for name in dict.fromkeys(names):
-        yield member_input(source, "zip", source, name)
+    # that name, as ZipFile.getinfo and unzip tools do, so its stamp is that entry's.
+    last_entries = {info.filename: info for info in infos if not info.is_dir() and is_listed_member(info.filename)}
+    for name, info in last_entries.items():
+        yield member_input(source, "zip", source, name, stamp=zip_entry_stamp(info))
 
 
 def list_tar(source: str, path: Path) -> Iterator[InputFile]:
@@ -115,13 +115,13 @@ def list_tar(source: str, path: Path) -> Iterator[InputFile]:
     """
     try:
         with tarfile.open(source, "r:*") as archive:
-            members = [(info.name, info.offset) for info in archive if info.isreg() and is_listed_member(info.name)]
+            members = [info for info in archive if info.isreg() and is_listed_member(info.name)]
     except (OSError, tarfile.TarError, EOFError, ValueError, *DECOMPRESSION_ERRORS) as error:
         yield _unreadable_archive(source, "tar", error)
         return
 
-    for name, offset in members:
-        yield member_input(source, "tar", source, name, ref=str(offset))
+    for info in members:
+        yield member_input(source, "tar", source, info.name, ref=str(info.offset), stamp=tar_entry_stamp(info))
 
 
 def _unreadable_archive(source: str, kind: str, error: Exception) -> InputFile:
@@ -134,6 +134,41 @@ def _unreadable_archive(source: str, kind: str, error: Exception) -> InputFile:
         archive=source,
         error=(reasons.UNREADABLE, f"cannot read {kind} archive {source}: {error}"),
     )
+
+
+def zip_entry_stamp(info: zipfile.ZipInfo) -> str:
+    """Return what the central directory says about an entry's bytes: name, CRC-32, sizes and flags."""
+    return repr(("zip", info.filename, info.CRC, info.compress_size, info.file_size, info.flag_bits))
+
+
+def tar_entry_stamp(info: tarfile.TarInfo) -> str:
+    """Return what a tar header says about an entry's bytes: name, size and mtime (whole seconds)."""
+    return repr(("tar", info.name, info.size, info.mtime))
+
+
+def entry_stamps(path: str) -> dict[str, str] | None:
+    """Return the stamp of every regular-file entry of an archive, by name, or None when it cannot be listed.
+
+    A name that repeats gets the stamp of its last entry, the one `read_member`
+    reads. This runs in the driver for manifests that name archive entries;
+    for a compressed tar it decompresses the whole archive to reach the headers.
+    """
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return {info.filename: zip_entry_stamp(info) for info in archive.infolist() if not info.is_dir()}
+        with tarfile.open(path, "r:*") as archive:
+            return {info.name: tar_entry_stamp(info) for info in archive if info.isreg()}
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError, *DECOMPRESSION_ERRORS) as error:
+        log.debug("cannot list archive %s for fingerprints: %s", path, error)
+        return None
 
 
 class _OpenArchive:

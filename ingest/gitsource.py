@@ -108,6 +108,7 @@ def list_repository(source: str, path: Path, rev: str | None = None) -> Iterator
             path=str(repository.path),
             member=entry.path,
             ref=entry.object_id,
+            stamp=f"git blob {entry.object_id}",
             repo=repo_name,
             html_url=github_blob_url(remote_url, commit, entry.path),
             first_commit_at=dates.first_commit_at,

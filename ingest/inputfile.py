@@ -37,6 +37,11 @@ class InputFile:
     # Counts repeats of the same location within one source (a manifest may
     # list a file twice), so that every listed row keeps its own file_id.
     occurrence: int = 1
+    # What the listing saw of the bytes without reading them, such as a zip
+    # entry's CRC-32 and sizes (see `ingest.fingerprint`); None when not known.
+    stamp: str | None = None
+    # Set by the driver before the file is processed (see `ingest.fingerprint`).
+    fingerprint: str | None = None
 
     @property
     def file_id(self) -> str:
