@@ -69,6 +69,30 @@ OUTCOME_OF_REASON: dict[str, str] = {
     TIMED_OUT: SKIPPED,
 }
 
+# Reasons that follow from the file's bytes and the limit options alone. A
+# re-run reuses the stored rows of a file with such an outcome (or a plain
+# success) while its fingerprint is unchanged (see `ingest.fingerprint`). Any
+# other reason may change without the file changing: a permission fixed, an
+# archive restored, a faster or less loaded machine, a fixed bug.
+REUSABLE_REASONS = frozenset(
+    {
+        EMPTY_FILE,
+        LFS_POINTER,
+        MERGE_CONFLICT,
+        INVALID_UTF8,
+        INVALID_JSON,
+        NOT_A_NOTEBOOK,
+        TOO_LARGE,
+        TOO_MANY_CELLS,
+        NOT_PYTHON,
+    }
+)
+
+
+def is_reusable(reason: str | None) -> bool:
+    """Whether a file's rows may be reused by a later run; `None` is a plain success."""
+    return reason is None or reason in REUSABLE_REASONS
+
 
 def outcome_of(reason: str) -> str:
     """Return the outcome for a reason code; unknown codes count as failures."""

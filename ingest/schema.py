@@ -59,7 +59,10 @@ OUTCOMES = pa.schema(
         ("reason", pa.string()),  # short stable code, e.g. invalid_json, lfs_pointer
         ("detail", pa.string()),  # human-readable message
         ("notebook_id", pa.string()),  # null unless the bytes were read
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),  # the run that last processed the file; reused rows keep it
+        # SHA-256 that a re-run compares to skip an unchanged file (see ingest.fingerprint);
+        # null when the outcome must not be reused. Last, where ensure_schema adds it to old warehouses.
+        ("fingerprint", pa.string()),
     ]
 )
 

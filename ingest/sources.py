@@ -24,6 +24,10 @@ module is imported.
   bytes of an `InputFile` whose `reader` is `name`, raising `NotebookError` with
   a reason from `ingest.reasons`. It runs in worker processes, so it may cache
   open handles per process (see `ingest.archives`).
+A lister may set `InputFile.stamp` to a string that changes whenever the bytes
+do (a blob id, a checksum), so that re-runs skip the file while it is
+unchanged (see `ingest.fingerprint`). Files of a reader without stamps are
+read by every run.
 `InputFile` lives in `ingest.inputfile` and is re-exported here. The module
 names in `PLUGIN_MODULES` are imported by `load_plugins()`, which the
 ingest calls in the driver and in every worker before listing or reading.

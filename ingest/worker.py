@@ -371,6 +371,7 @@ def outcome_row(
         detail=_valid_text(detail),
         notebook_id=notebook_id,
         ingested_at=ingested_at,
+        fingerprint=input_file.fingerprint if reasons.is_reusable(reason) else None,
     )
     return row
 
