@@ -4,7 +4,9 @@
 the input files in the driver as the local pool does, sends chunks of
 `InputFile` records to the cluster, and writes the Arrow tables that the
 workers return through the same warehouse writer. Only the executor changes, so
-the warehouse ends up with the same rows as after a local ingest.
+the warehouse ends up with the same rows as after a local ingest. Files that a
+re-run reuses unread (see `ingest.fingerprint`) are not sent, and a run with
+no file left to read does not connect to the scheduler at all.
 
 Every worker must read the files at the paths the driver lists (a shared file
 system, or the same archives copied to the same path on every node), and must

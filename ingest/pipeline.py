@@ -5,8 +5,9 @@ Every SOURCE may be a folder (searched recursively for *.ipynb), a single
 repository. It may also be a manifest CSV whose rows name notebooks by
 `notebook_path` or by `archive` + `member`. Every input file ends with one row
 in raw.outcomes: ingested, failed or skipped, with a reason. Ingesting a source
-again replaces its rows, and notebooks whose content is already loaded are not
-parsed again.
+again replaces its rows. A file unchanged since the last run is not read again
+(its rows are copied, see `ingest.fingerprint`), and notebooks whose content is
+already loaded are not parsed again.
 
 Examples:
 
@@ -22,7 +23,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +33,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.errors import NbcensusError
+from ingest.fingerprint import Fingerprinter
 from ingest.limits import DEFAULT_LIMITS, MEBIBYTE, Limits
 from ingest.model import FAILED, INGESTED, SKIPPED
-from ingest.pool import CrashTolerantPool, TaskFailure
+from ingest.pool import CrashTolerantPool
 from ingest.progress import Progress
 from ingest.reasons import outcome_of
 from ingest.schema import CONTENT_TABLES, TABLES
@@ -63,6 +65,7 @@ class IngestSummary:
     sources: list[str]
     files: int = 0
     counts: Counter[tuple[str, str | None]] = field(default_factory=Counter)  # (outcome, reason) -> files
+    reused: int = 0  # unchanged files whose stored rows were reused without reading them
     extracted_notebooks: int = 0  # distinct notebooks parsed in this run
     code_cells: int = 0  # code cells of the distinct notebooks parsed in this run
     cache_hits: int = 0
@@ -84,9 +87,10 @@ class IngestSummary:
     def lines(self) -> list[str]:
         """Return the human-readable summary printed at the end of a run."""
         seconds = max(self.seconds, 1e-9)
+        reused = f"{self.reused:,} unchanged files reused, " if self.reused else ""
         lines = [
             f"Ingested {len(self.sources)} source(s) into {self.warehouse} in {self.seconds:.1f} s: "
-            f"{self.files:,} files ({self.files / seconds:,.1f} files/s), "
+            f"{self.files:,} files ({self.files / seconds:,.1f} files/s), {reused}"
             f"{self.extracted_notebooks:,} notebooks parsed, {self.code_cells:,} code cells "
             f"({self.code_cells / seconds:,.1f} code cells/s)"
         ]
@@ -280,7 +284,16 @@ def ingest_sources(
         log.info("found %d input files in %d source(s)", len(inputs), len(source_list))
 
         store.begin_run()
-        known_content = store.content_notebook_ids()
+        fingerprinter = Fingerprinter(limits)
+        inputs = [fingerprinter.with_fingerprint(item) for item in inputs]
+        pending = inputs if reparse else _reuse_unchanged(store, inputs, summary)
+
+        # A file that the listing found unreadable needs no worker: reading it
+        # would only raise the listing's error.
+        listing_errors = [(item, *item.error) for item in pending if item.error is not None]
+        to_read = [item for item in pending if item.error is None]
+
+        known_content = store.content_notebook_ids() if to_read else set()
         config = WorkerConfig(
             limits=limits,
             ingested_at=datetime.now(UTC),
@@ -288,38 +301,22 @@ def ingest_sources(
             log_level=logging.getLogger().getEffectiveLevel(),
         )
         writer = _BatchWriter(store, batch_size, known_content, reparse)
-        chunk_size = max(1, min(MAX_CHUNK_SIZE, len(inputs) // (jobs * 4) or 1))
+        with Progress(total=len(inputs), enabled=not quiet, initial=summary.files) as progress:
 
-        pool: CrashTolerantPool[InputFile, ChunkResult] | DaskExecutor[InputFile, ChunkResult]
-        if executor == "dask":
-            from ingest.dask_executor import DaskExecutor
-
-            assert scheduler is not None
-            pool = DaskExecutor(
-                scheduler,
-                task_function=process_chunk,
-                initializer=init_state,
-                initargs=(config,),
-                item_timeout=file_timeout,
-            )
-        else:
-            pool = CrashTolerantPool(
-                jobs=jobs,
-                task_function=process_chunk,
-                initializer=init_worker,
-                initargs=(config,),
-                item_timeout=file_timeout,
-                preload=["ingest.worker"],
-            )
-        with pool, Progress(total=len(inputs), enabled=not quiet) as progress:
-            for item in pool.run(_chunks(inputs, chunk_size)):
-                result = item if isinstance(item, ChunkResult) else _failure_result(item, config)
+            def record(result: ChunkResult) -> None:
                 for message in result.errors:
                     log.error("%s", message)
                 writer.add(result)
                 _count(summary, result)
                 progress.update(result.files, summary.outcome_counts())
-            summary.worker_restarts = pool.restarts
+
+            if listing_errors:
+                record(_outcome_result(listing_errors, config))
+            # No worker process starts when every file was reused or failed at listing.
+            if to_read:
+                summary.worker_restarts = _read_in_workers(
+                    to_read, config, jobs, executor, scheduler, file_timeout, record
+                )
 
         writer.flush()
         store.finish_run(source_list)
@@ -357,15 +354,85 @@ def _chunks(inputs: list[InputFile], size: int) -> Iterator[list[InputFile]]:
         yield inputs[start : start + size]
 
 
-def _failure_result(failure: TaskFailure[InputFile], config: WorkerConfig) -> ChunkResult:
-    """Turn a file that no worker could finish into its outcome row."""
-    outcome = outcome_of(failure.reason)
-    log.error("%s: %s (%s)", failure.item.display_name, failure.reason, failure.detail)
-    row = outcome_row(failure.item, outcome, failure.reason, failure.detail, None, config.ingested_at)
-    tables = {name: schema.empty_table() for name, schema in TABLES.items()}
-    tables["outcomes"] = pa.Table.from_pylist([row], schema=TABLES["outcomes"])
-    result = ChunkResult(tables=tables, extracted_ids=[], files=1)
-    result.counts[(outcome, failure.reason)] += 1
+def _reuse_unchanged(store: Warehouse, inputs: list[InputFile], summary: IngestSummary) -> list[InputFile]:
+    """Reuse the stored rows of files whose fingerprint is unchanged, count them, and return the other files."""
+    fingerprints = {item.file_id: item.fingerprint for item in inputs if item.fingerprint is not None}
+    if not fingerprints:
+        return inputs
+
+    listed = pa.table(
+        {
+            "file_id": pa.array(list(fingerprints), pa.string()),
+            "fingerprint": pa.array(list(fingerprints.values()), pa.string()),
+        }
+    )
+    reused = store.reuse_unchanged(listed)
+    reused_ids = set(reused["file_id"].to_pylist())
+    summary.reused = len(reused_ids)
+    summary.files += reused.num_rows
+    summary.counts.update(zip(reused["outcome"].to_pylist(), reused["reason"].to_pylist(), strict=True))
+    log.info(
+        "%d of %d listed files are unchanged since the last run; their stored rows are reused",
+        len(reused_ids),
+        len(inputs),
+    )
+    return [item for item in inputs if item.file_id not in reused_ids]
+
+
+def _read_in_workers(
+    inputs: list[InputFile],
+    config: WorkerConfig,
+    jobs: int,
+    executor: str,
+    scheduler: str | None,
+    file_timeout: float,
+    record: Callable[[ChunkResult], None],
+) -> int:
+    """Process the files on the chosen executor, passing each result to `record`; return the worker restarts."""
+    chunk_size = max(1, min(MAX_CHUNK_SIZE, len(inputs) // (jobs * 4) or 1))
+
+    pool: CrashTolerantPool[InputFile, ChunkResult] | DaskExecutor[InputFile, ChunkResult]
+    if executor == "dask":
+        from ingest.dask_executor import DaskExecutor
+
+        assert scheduler is not None
+        pool = DaskExecutor(
+            scheduler,
+            task_function=process_chunk,
+            initializer=init_state,
+            initargs=(config,),
+            item_timeout=file_timeout,
+        )
+    else:
+        pool = CrashTolerantPool(
+            jobs=jobs,
+            task_function=process_chunk,
+            initializer=init_worker,
+            initargs=(config,),
+            item_timeout=file_timeout,
+            preload=["ingest.worker"],
+        )
+    with pool:
+        for item in pool.run(_chunks(inputs, chunk_size)):
+            if isinstance(item, ChunkResult):
+                record(item)
+                continue
+            log.error("%s: %s (%s)", item.item.display_name, item.reason, item.detail)
+            record(_outcome_result([(item.item, item.reason, item.detail)], config))
+        return pool.restarts
+
+
+def _outcome_result(failures: list[tuple[InputFile, str, str]], config: WorkerConfig) -> ChunkResult:
+    """Turn files that were not read, each with a reason and a detail, into their outcome rows."""
+    rows = []
+    result = ChunkResult(tables={}, extracted_ids=[], files=len(failures))
+    for input_file, reason, detail in failures:
+        outcome = outcome_of(reason)
+        rows.append(outcome_row(input_file, outcome, reason, detail, None, config.ingested_at))
+        result.counts[(outcome, reason)] += 1
+
+    result.tables = {name: schema.empty_table() for name, schema in TABLES.items()}
+    result.tables["outcomes"] = pa.Table.from_pylist(rows, schema=TABLES["outcomes"])
     return result
 
 

@@ -33,19 +33,24 @@ class Progress:
         enabled: bool = True,
         stream: TextIO | None = None,
         interval: float = DEFAULT_LOG_INTERVAL,
+        initial: int = 0,
     ) -> None:
+        """`initial` counts files done before the start, such as reused ones; they are left out of the rate."""
         self.total = total
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
-        self.done = 0
+        self.initial = initial
+        self.done = initial
         self.started = time.monotonic()
         self.last_logged = self.started
         self.bar: tqdm | None = None
         self._redirect: AbstractContextManager[object] = nullcontext()
 
         if enabled and _is_terminal(self.stream):
-            self.bar = tqdm(total=total, unit="file", desc="ingest", file=self.stream, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, initial=initial, unit="file", desc="ingest", file=self.stream, dynamic_ncols=True
+            )
             # Log records are written above the bar instead of through it.
             self._redirect = logging_redirect_tqdm()
 
@@ -77,7 +82,7 @@ class Progress:
     def status_line(self, outcome_counts: Mapping[str, int], now: float | None = None) -> str:
         now = time.monotonic() if now is None else now
         elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
+        rate = (self.done - self.initial) / elapsed
         share = self.done / self.total if self.total else 1.0
         remaining = (self.total - self.done) / rate if rate > 0 else float("inf")
         counts = ", ".join(f"{outcome} {count:,}" for outcome, count in outcome_counts.items())

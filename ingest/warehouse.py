@@ -16,6 +16,12 @@ missing or doubled:
 A run that is killed leaves its staging rows behind (cleared by the next run)
 and complete content batches, which the next run reuses instead of parsing
 those notebooks again.
+
+A file whose fingerprint is unchanged since the last finished run is not read
+at all: `reuse_unchanged` copies its raw.notebooks and raw.outcomes rows,
+`ingested_at` included, into staging, and `finish_run` swaps them back in
+with the rest. Its content rows stay, because its copied notebooks row still
+refers to them (see `ingest.fingerprint`).
 """
 
 from __future__ import annotations
@@ -27,15 +33,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.errors import NbcensusError
+from ingest.model import INGESTED
+from ingest.reasons import NOT_PYTHON, REUSABLE_REASONS
 from ingest.schema import CONTENT_TABLES, TABLES
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WAREHOUSE_ENV = "NBCENSUS_WAREHOUSE"
 DEFAULT_WAREHOUSE = Path("warehouse") / "nbcensus.duckdb"
@@ -213,6 +224,52 @@ class Warehouse:
                 keep[name] = keep[name].filter(pc.invert(pc.is_in(keep[name]["notebook_id"], value_set=loaded_ids)))
         return keep
 
+    def reuse_unchanged(self, listed: pa.Table) -> pa.Table:
+        """Copy the stored file rows of unchanged files into staging; return the file_id, outcome and reason of each.
+
+        `listed` has a `file_id` and a `fingerprint` column, one row per listed
+        file. A stored outcome is reused when its fingerprint equals the listed
+        one and its reason is reusable. An ingested file also needs its
+        notebooks row and, unless it has no cells, its content rows in
+        raw.cells. A `not_python` file needs its notebooks row. Call this after
+        `begin_run` and before the first `write_batch`.
+        """
+        outcomes = _table(RAW_SCHEMA, "outcomes")
+        notebooks = _table(RAW_SCHEMA, "notebooks")
+        cells = _table(RAW_SCHEMA, "cells")
+        reusable = pa.table({"reason": pa.array(sorted(REUSABLE_REASONS), pa.string())})
+        matches = f"""
+            select o.file_id, o.outcome, o.reason
+            from {outcomes} o
+            join listed_files l on l.file_id = o.file_id and l.fingerprint = o.fingerprint
+            where (o.reason is null or o.reason in (select reason from reusable_reasons))
+              and case
+                    when o.outcome = '{INGESTED}' then exists (
+                        select 1 from {notebooks} n
+                        where n.file_id = o.file_id
+                          and (n.cells = 0 or n.notebook_id in (select notebook_id from {cells}))
+                    )
+                    when o.reason = '{NOT_PYTHON}' then exists (
+                        select 1 from {notebooks} n where n.file_id = o.file_id
+                    )
+                    else true
+                  end
+        """
+
+        def copy() -> pa.Table:
+            connection = self.connection
+            with self._registered("listed_files", listed), self._registered("reusable_reasons", reusable):
+                reused = connection.execute(matches).to_arrow_table()
+            with self._registered("reused_files", reused):
+                for name in FILE_TABLES:
+                    connection.execute(
+                        f"insert into {_table(STAGING_SCHEMA, name)} by name "
+                        f"select * from {_table(RAW_SCHEMA, name)} where file_id in (select file_id from reused_files)"
+                    )
+            return reused
+
+        return self._in_transaction(copy)
+
     def finish_run(self, sources: Sequence[str]) -> None:
         """Swap the staged file rows in for the run's sources and drop orphaned content rows."""
         source_list = pa.table({"source": pa.array(sorted(set(sources)), pa.string())})
@@ -257,11 +314,12 @@ class Warehouse:
     def _delete_all(self, schema_name: str, name: str) -> None:
         self.connection.execute(f"delete from {_table(schema_name, name)}")
 
-    def _in_transaction(self, work: Callable[[], object]) -> None:
+    def _in_transaction(self, work: Callable[[], T]) -> T:
         self.connection.execute("begin transaction")
         try:
-            work()
+            result = work()
         except BaseException:
             self.connection.execute("rollback")
             raise
         self.connection.execute("commit")
+        return result

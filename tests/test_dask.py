@@ -9,7 +9,9 @@ with the parent's `sys.path`.
 from __future__ import annotations
 
 import csv
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest import reasons
+from ingest import pipeline, reasons
 from ingest.errors import NbcensusError
 from ingest.pipeline import ingest_sources
 from ingest.pool import TaskFailure
@@ -152,6 +154,34 @@ def test_rerun_parses_nothing(scheduler: str, tmp_path: Path) -> None:
     assert second.code_cells == 0
     assert second.counts == first.counts
     assert raw_rows(warehouse) == before
+
+
+def test_rerun_reads_changed_file_only(scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = shutil.copytree(EXAMPLES_NOTEBOOKS, tmp_path / "notebooks")
+    warehouse = tmp_path / "dask.duckdb"
+    ingest_sources([folder], warehouse=warehouse, quiet=True, executor="dask", scheduler=scheduler)
+    changed = sorted(folder.rglob("*.ipynb"))[0]
+    changed.write_text(
+        json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "source": "import polars"}], "metadata": {},
+                    "nbformat": 4, "nbformat_minor": 5}),
+        encoding="utf-8",
+    )
+    sent: list[tuple[str, str]] = []
+    read_in_workers = pipeline._read_in_workers
+
+    def recording(inputs, config, jobs, executor, *arguments):
+        sent.extend((executor, item.display_name) for item in inputs)
+        return read_in_workers(inputs, config, jobs, executor, *arguments)
+
+    monkeypatch.setattr(pipeline, "_read_in_workers", recording)
+    rerun = ingest_sources([folder], warehouse=warehouse, quiet=True, executor="dask", scheduler=scheduler)
+    fresh = ingest_sources([folder], warehouse=tmp_path / "local.duckdb", jobs=2, quiet=True)
+
+    assert sent[0] == ("dask", str(changed))
+    assert len(sent) == 1 + fresh.files
+    assert rerun.reused == rerun.files - 1
+    assert rerun.counts == fresh.counts
+    assert_same_rows(tmp_path / "local.duckdb", warehouse)
 
 
 def test_cli_ingest_with_dask(scheduler: str, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from conftest import run_study
 from gitrepos import RepoBuilder, build_history, clone, git, make_notebook, when, write_equivalent_manifest
 
-from ingest import gitsource, reasons
+from ingest import gitsource, pipeline, reasons
 from ingest.errors import NotebookError
 from ingest.gitdates import (
     NOTE_SHALLOW_CLONE,
@@ -30,6 +30,7 @@ from ingest.gitrepo import (
     repository_name_from_url,
 )
 from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.pipeline import ingest_sources
 from ingest.sources import iter_inputs, read_input
 from reports.queries import MARTS
 
@@ -524,3 +525,39 @@ def test_cli_ingest_rev_reads_older_commit(history, tmp_path: Path) -> None:
         ("dir/b.ipynb", when(2014, 1, 1), rename_date, rename_date),
         ("keep.ipynb", when(2014, 1, 1), when(2014, 1, 1), rename_date),
     ]
+
+
+# --- re-runs ----------------------------------------------------------------------------
+
+
+def test_rerun_reads_blobs_after_new_commit(history, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-run at the same commit reads no blob; a new commit changes every notebook's head_commit and URL."""
+    work = clone(history.path, tmp_path / "work")
+    builder = RepoBuilder(work)  # sets the author in the clone
+    warehouse = tmp_path / "warehouse.duckdb"
+    sent: list[str] = []
+    read_in_workers = pipeline._read_in_workers
+
+    def recording(inputs, *arguments):
+        sent.extend(item.member for item in inputs)
+        return read_in_workers(inputs, *arguments)
+
+    monkeypatch.setattr(pipeline, "_read_in_workers", recording)
+
+    ingest_sources([work], warehouse=warehouse, jobs=1, quiet=True)
+    read_first = sorted(sent)
+    sent.clear()
+    rerun = ingest_sources([work], warehouse=warehouse, jobs=1, quiet=True)
+    read_rerun = list(sent)
+    sent.clear()
+    builder.write("notes.txt", "changed\n")
+    head = builder.commit("Edit the notes", when(2030, 1, 1))
+    ingest_sources([work], warehouse=warehouse, jobs=1, quiet=True)
+
+    assert read_first == sorted(history.expected)
+    assert read_rerun == []
+    assert rerun.reused == len(history.expected)
+    assert sorted(sent) == read_first
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        heads = con.execute("select distinct json_extract_string(metadata, '$.head_commit') from raw.notebooks").fetchall()
+    assert heads == [(head,)]

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -140,7 +141,9 @@ def test_rerun_parses_nothing_and_changes_nothing(repo_root: Path, tmp_path: Pat
 
     assert first.returncode == second.returncode == 0
     assert " 0 notebooks parsed" not in first.stderr
+    assert "unchanged files reused" not in first.stderr
     assert " 0 notebooks parsed, 0 code cells" in second.stderr
+    assert re.search(r"[0-9,]+ files \(.*\), [0-9,]+ unchanged files reused, 0 notebooks parsed", second.stderr)
     assert after == before
 
 
@@ -327,6 +330,19 @@ def test_progress_log_line_when_not_a_terminal(caplog: pytest.LogCaptureFixture)
     assert "4/10 files (40%)" in record.getMessage()
     assert "ETA" in record.getMessage()
     assert "ingested 3, failed 1, skipped 0" in record.getMessage()
+
+
+def test_progress_rate_leaves_out_initial_files(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="ingest.progress"):
+        with Progress(total=10, stream=io.StringIO(), interval=0.0, initial=6) as progress:
+            started = progress.started
+            progress.update(2, {"ingested": 8})
+            line = progress.status_line({"ingested": 8}, now=started + 2.0)
+
+    (record,) = caplog.records
+    assert "8/10 files (80%)" in record.getMessage()
+    assert "1.0 files/s" in line
+    assert "ETA 0:02" in line
 
 
 def test_progress_disabled_is_silent(caplog: pytest.LogCaptureFixture) -> None:

@@ -199,6 +199,89 @@ def test_content_ids_and_replacement(tmp_path: Path) -> None:
         assert modules == ["pandas"]
 
 
+def with_fingerprint(batch: dict[str, pa.Table], fingerprint: str | None) -> dict[str, pa.Table]:
+    outcomes = batch["outcomes"].drop_columns(["fingerprint"])
+    batch["outcomes"] = outcomes.append_column("fingerprint", pa.array([fingerprint] * outcomes.num_rows, pa.string()))
+    return batch
+
+
+def listed(fingerprints: dict[str, str]) -> pa.Table:
+    return pa.table({"file_id": list(fingerprints), "fingerprint": list(fingerprints.values())})
+
+
+def outcome_batch(source: str, file_id: str, outcome: str, reason: str, fingerprint: str) -> dict[str, pa.Table]:
+    batch = empty_batch()
+    row = {"file_id": file_id, "source": source, "source_kind": "folder", "path": f"{source}/{file_id}.ipynb",
+           "outcome": outcome, "reason": reason, "ingested_at": NOW, "fingerprint": fingerprint}
+    batch["outcomes"] = table("outcomes", [row])
+    return batch
+
+
+def test_reuse_copies_unchanged_file_rows(tmp_path: Path) -> None:
+    with Warehouse(tmp_path / "nb.duckdb") as store:
+        batches = [
+            with_fingerprint(notebook_batch("/s", "f1", "n1", ["os"]), "fp1"),
+            with_fingerprint(notebook_batch("/s", "f2", "n2", ["numpy"]), "fp2"),
+        ]
+        run(store, ["/s"], batches)
+        before = store.connection.execute("select * from raw.notebooks where file_id = 'f1'").fetchall()
+
+        store.begin_run()
+        reused = store.reuse_unchanged(listed({"f1": "fp1", "f2": "changed"}))
+        store.finish_run(["/s"])
+
+        after = store.connection.execute("select * from raw.notebooks").fetchall()
+        fingerprints = store.connection.execute("select file_id, fingerprint from raw.outcomes").fetchall()
+        assert reused.to_pylist() == [{"file_id": "f1", "outcome": "ingested", "reason": None}]
+        assert after == before
+        assert fingerprints == [("f1", "fp1")]
+        # The reused notebook keeps its content; the other one's is now an orphan.
+        assert count(store.connection, "imports", "notebook_id = 'n1'") == 1
+        assert count(store.connection, "imports", "notebook_id = 'n2'") == 0
+
+
+def test_reuse_skips_outcomes_a_rerun_may_change(tmp_path: Path) -> None:
+    with Warehouse(tmp_path / "nb.duckdb") as store:
+        batches = [
+            outcome_batch("/s", "timed_out", "skipped", "timed_out", "fp"),
+            outcome_batch("/s", "crashed", "failed", "worker_crashed", "fp"),
+            outcome_batch("/s", "unreadable", "failed", "unreadable", "fp"),
+            outcome_batch("/s", "invalid_json", "failed", "invalid_json", "fp"),
+            outcome_batch("/s", "not_python_without_row", "skipped", "not_python", "fp"),
+            with_fingerprint(notebook_batch("/s", "no_fingerprint", "n1", ["os"]), None),
+            with_fingerprint(notebook_batch("/s", "no_content", "n2", ["os"]), "fp"),
+        ]
+        run(store, ["/s"], batches)
+        store.connection.execute("delete from raw.cells where notebook_id = 'n2'")
+        every_file = {row[0]: "fp" for row in store.connection.execute("select file_id from raw.outcomes").fetchall()}
+
+        store.begin_run()
+        reused = store.reuse_unchanged(listed(every_file))
+
+        assert len(every_file) == len(batches)
+        assert reused["file_id"].to_pylist() == ["invalid_json"]
+        staged = store.connection.execute("select file_id from ingest_staging.outcomes").fetchall()
+        assert staged == [("invalid_json",)]
+
+
+def test_fingerprint_added_to_old_outcomes(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    connection = duckdb.connect(str(path))
+    connection.execute("create schema raw")
+    connection.execute("create table raw.outcomes (file_id varchar, outcome varchar)")
+    connection.execute("insert into raw.outcomes values ('f1', 'ingested')")
+    connection.close()
+
+    with Warehouse(path) as store:
+        stored = store.connection.execute("select file_id, fingerprint from raw.outcomes").fetchall()
+        staging = [row[0] for row in store.connection.execute("describe ingest_staging.outcomes").fetchall()]
+        reused = store.reuse_unchanged(listed({"f1": "fp1"}))
+
+    assert stored == [("f1", None)]
+    assert "fingerprint" in staging
+    assert reused.num_rows == 0
+
+
 def test_path_option_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(WAREHOUSE_ENV, "/env/w.duckdb")
     assert resolve_warehouse_path("/opt/w.duckdb") == Path("/opt/w.duckdb")
