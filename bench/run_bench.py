@@ -58,6 +58,8 @@ log = logging.getLogger("bench.run_bench")
 
 DEFAULT_MANIFEST = REPO_ROOT.parent / "shared" / "corpus" / "manifest.csv"
 DEFAULT_WORKDIR = Path("/tmp/nbcensus-bench")
+# Read by macros/duckdb_settings.sql.
+MEMORY_LIMIT_ENV = "NBCENSUS_MEMORY_LIMIT"
 RESULTS_PAGE = REPO_ROOT / "bench" / "RESULTS.md"
 RESULTS_JSON = REPO_ROOT / "bench" / "results.json"
 BIN = Path(sys.executable).parent
@@ -299,13 +301,15 @@ def run_study(manifest: Path, workdir: Path) -> dict[str, object]:
     return figures
 
 
-def run_dbt_build(warehouse: Path, target: Path) -> dict[str, object]:
+def run_dbt_build(warehouse: Path, target: Path, memory_limit: str | None) -> dict[str, object]:
     """Run `dbt build` on a warehouse and return its cost and its slowest nodes."""
     env = {
         WAREHOUSE_ENV: str(warehouse),
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    if memory_limit:
+        env[MEMORY_LIMIT_ENV] = memory_limit
     command = [dbt_executable(), "build", "--target-path", target, "--log-path", target / "logs"]
     measurement = measure(command, env=env)
     figures = measurement.summary()
@@ -318,7 +322,9 @@ def run_dbt_build(warehouse: Path, target: Path) -> dict[str, object]:
     return figures
 
 
-def run_scales(template: Path, workdir: Path, scales: Sequence[int], keep: bool) -> list[dict[str, object]]:
+def run_scales(
+    template: Path, workdir: Path, scales: Sequence[int], keep: bool, memory_limit: str | None
+) -> list[dict[str, object]]:
     figures = []
     for factor in scales:
         folder = fresh_folder(workdir / f"scale_{factor}")
@@ -329,7 +335,7 @@ def run_scales(template: Path, workdir: Path, scales: Sequence[int], keep: bool)
         raw_bytes = warehouse.stat().st_size
         log.info("synthetic warehouse of %dx written in %.1f s (%.0f MiB)", factor, seconds, raw_bytes / MIB)
 
-        build = run_dbt_build(warehouse, folder / "target")
+        build = run_dbt_build(warehouse, folder / "target", memory_limit)
         build.update(
             factor=factor,
             notebooks=counts["notebooks"],
@@ -502,7 +508,8 @@ def render_figures(results: Mapping[str, object]) -> str:
         "",
         "### `dbt build` on synthetic warehouses",
         "",
-        "N copies of the ingested corpus with new notebook and file ids (`bench/synthetic.py`).",
+        "N copies of the ingested corpus with new notebook and file ids (`bench/synthetic.py`), "
+        f"built with {MEMORY_LIMIT_ENV}={results.get('dbt_memory_limit') or '(unset)'}.",
         "",
         "| copies | notebooks | uses rows | raw MiB | after build MiB | wall s | CPU s | peak PSS MiB | slowest node |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -587,6 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scales", default="1,10,100", help="copies of the corpus for the dbt runs, comma-separated")
     parser.add_argument("--target-notebooks", type=int, default=4_000_000, help="notebooks to extrapolate dbt build to")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic warehouses")
+    parser.add_argument(
+        "--dbt-memory-limit",
+        default="6GB",
+        help=f"DuckDB memory limit for the dbt builds, passed as {MEMORY_LIMIT_ENV}; empty for DuckDB's default",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS_JSON, help=f"JSON output (default: {RESULTS_JSON})")
     parser.add_argument("--page", type=Path, default=RESULTS_PAGE, help=f"Markdown page (default: {RESULTS_PAGE})")
     args = parser.parse_args(argv)
@@ -623,7 +635,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["memory_by_size"] = memory_by_size
 
     results["study"] = run_study(manifest, workdir)
-    results["dbt_scales"] = run_scales(workdir / "jobs2.duckdb", workdir, scales, args.keep)
+    results["dbt_memory_limit"] = args.dbt_memory_limit
+    results["dbt_scales"] = run_scales(workdir / "jobs2.duckdb", workdir, scales, args.keep, args.dbt_memory_limit)
     results["extrapolation"] = extrapolate(results["dbt_scales"], args.target_notebooks)  # type: ignore[arg-type]
     results["ratios"] = ratios(results)
 

@@ -146,25 +146,11 @@ class CrashTolerantPool(Generic[Item, Result]):
         """Yield one result per chunk, or one TaskFailure per item that failed alone, as they finish."""
         pending = iter(chunks)
         retries: deque[_Task[Item]] = deque()
-        exhausted = False
         while len(self.workers) < self.jobs:
             self.workers.append(self._start_worker())
 
         while True:
-            for worker in self.workers:
-                if worker.task is not None:
-                    continue
-                task = retries.popleft() if retries else None
-                if task is None and not exhausted:
-                    chunk = next(pending, None)
-                    if chunk is None:
-                        exhausted = True
-                    else:
-                        task = _Task(list(chunk), isolated=False)
-                if task is None:
-                    break
-                self._send(worker, task)
-
+            self._assign_idle_workers(pending, retries)
             busy = [worker for worker in self.workers if worker.task is not None]
             if not busy:
                 return
@@ -173,11 +159,32 @@ class CrashTolerantPool(Generic[Item, Result]):
             waitables: list[Any] = [worker.connection for worker in busy] + [worker.process.sentinel for worker in busy]
             ready = set(wait(waitables, timeout=timeout))
 
+            finished: list[Result | TaskFailure[Item]] = []
             for worker in busy:
                 if worker.connection in ready or worker.process.sentinel in ready:
-                    yield from self._collect(worker, retries)
+                    finished.extend(self._collect(worker, retries))
                 elif time.monotonic() > worker.deadline:
-                    yield from self._expire(worker, retries)
+                    finished.extend(self._expire(worker, retries))
+
+            # Workers that just finished get their next task before the caller
+            # handles the results, because the caller may spend a while
+            # writing them to the warehouse and the workers would sit idle.
+            self._assign_idle_workers(pending, retries)
+            yield from finished
+
+    def _assign_idle_workers(self, pending: Iterator[list[Item]], retries: deque[_Task[Item]]) -> None:
+        """Send every idle worker a task: a retry first, else the next chunk, while any is left."""
+        for worker in self.workers:
+            if worker.task is not None:
+                continue
+            if retries:
+                task = retries.popleft()
+            else:
+                chunk = next(pending, None)
+                if chunk is None:
+                    return
+                task = _Task(list(chunk), isolated=False)
+            self._send(worker, task)
 
     def _send(self, worker: _Worker, task: _Task[Item]) -> None:
         if not worker.process.is_alive():

@@ -354,6 +354,43 @@ def test_failing_test_is_named(built: BuiltWarehouse, tmp_path: Path) -> None:
         dbt_runner.check_dbt("dbt build", process, target)
 
 
+@pytest.mark.slow
+def test_memory_limit_from_environment(built: BuiltWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = tmp_path / "limited.duckdb"
+    shutil.copy(built.warehouse, warehouse)
+    monkeypatch.setenv("NBCENSUS_MEMORY_LIMIT", "300MB")
+
+    process = dbt_runner.run_dbt(
+        ["run", "--select", "stg_ingest__outcomes"],
+        warehouse,
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+    )
+
+    assert process.returncode == 0, process.stdout
+    log_text = (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "set memory_limit = '300MB'" in log_text
+    assert "set preserve_insertion_order = false" in log_text
+
+
+@pytest.mark.slow
+def test_invalid_memory_limit_fails(built: BuiltWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = tmp_path / "unlimited.duckdb"
+    shutil.copy(built.warehouse, warehouse)
+    monkeypatch.setenv("NBCENSUS_MEMORY_LIMIT", "plenty")
+
+    process = dbt_runner.run_dbt(
+        ["run", "--select", "stg_ingest__outcomes"],
+        warehouse,
+        target_path=tmp_path / "target",
+        log_path=tmp_path / "logs",
+    )
+
+    assert process.returncode != 0
+    assert "on-run-start" in process.stdout
+    assert "Memory must have a number" in process.stdout
+
+
 def test_build_rejects_missing_warehouse(tmp_path: Path) -> None:
     with pytest.raises(NbcensusError, match="warehouse not found"):
         dbt_runner.build(tmp_path / "absent.duckdb")

@@ -30,36 +30,35 @@ import_members as (
     where package is not null
 ),
 
-imports_per_member as (
-    select
-        notebook_id,
-        package,
-        member,
-        count(*) as imports,
-    from import_members
-    where member is not null
-    group by notebook_id, package, member
-),
-
-uses_per_member as (
+member_rows as (
     {#
         Method rows describe calls on objects, not names of the package, so
         only references count. A client factory that the ingester normalised
         to boto3.client (via is set) was written as another name; that name
         has its own reference row (boto3.Session, botocore.session.get_session),
-        which is the one counted.
+        which is the one counted. Uses and imports are stacked and counted in
+        one aggregation, which is cheaper than aggregating each and joining.
     #}
     select
         notebook_id,
         package,
         member,
-        count(*) as uses,
+        true as is_use,
     from uses
     where use_kind = 'reference'
         and via is null
         and package is not null
         and member is not null
-    group by notebook_id, package, member
+
+    union all
+
+    select
+        notebook_id,
+        package,
+        member,
+        false as is_use,
+    from import_members
+    where member is not null
 ),
 
 members_per_content as (
@@ -67,11 +66,10 @@ members_per_content as (
         notebook_id,
         package,
         member,
-        coalesce(uses_per_member.uses, 0) as uses,
-        coalesce(imports_per_member.imports, 0) as imports,
-    from uses_per_member
-    full outer join imports_per_member
-        using (notebook_id, package, member)
+        count(*) filter (where is_use) as uses,
+        count(*) filter (where not is_use) as imports,
+    from member_rows
+    group by notebook_id, package, member
 ),
 
 final as (

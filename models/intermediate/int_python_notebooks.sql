@@ -11,8 +11,23 @@ notebooks as (
 ),
 
 python_files as (
+    {# Only the columns kept below: the window sort carries every column it is given. #}
     select
-        *,
+        file_id,
+        notebook_id,
+        repo,
+        path,
+        archive,
+        member,
+        html_url,
+        language,
+        kernel_name,
+        cell_count,
+        code_cell_count,
+        first_commit_at,
+        last_commit_at,
+        repo_last_commit_at,
+        date_origin,
         {{ trend_date_column() }} as trend_at,
     from notebooks
     where is_python
