@@ -50,7 +50,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500  # input files per warehouse transaction
-MAX_CHUNK_SIZE = 16  # input files per worker task
+# Input files per worker task. Sources list a repository's notebooks next to
+# each other, and they repeat each other's cells, so larger chunks keep those
+# cells in one worker's cell cache. Measured on the 8,032-notebook corpus with
+# --jobs 2 on 2 cores: chunks of 16 gave a 36.7% hit rate and 50.6 s, chunks
+# of 64 gave 37.9% and 46.4 s.
+MAX_CHUNK_SIZE = 64
 DEFAULT_FILE_TIMEOUT = 300.0  # seconds one file may take in a worker
 
 OUTCOMES = (INGESTED, FAILED, SKIPPED)
