@@ -6,7 +6,8 @@ One run measures, each step in a subprocess whose process tree is sampled
 2. `nbcensus ingest` into a fresh warehouse with --jobs 1 and with --jobs 2;
 3. the same ingest again with nothing changed;
 4. `nbcensus ingest --jobs 2` of every 4th and every 2nd manifest row, for the
-   peak memory at 1/4, 1/2 and the whole corpus;
+   peak memory at 1/4, 1/2 and the whole corpus, with the default cell cache
+   and with a small one (driver and largest worker apart);
 5. `nbcensus run` on the corpus, with the wall time of each step;
 6. `dbt build` on synthetic warehouses (`bench/synthetic.py`) of N copies of
    the ingested corpus, for each N of --scales, and a linear extrapolation of
@@ -51,6 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.synthetic import scale_warehouse  # noqa: E402
+from ingest.cellcache import DEFAULT_MAX_ENTRIES  # noqa: E402
 from ingest.dbt import PROJECT_DIR, dbt_executable  # noqa: E402
 from ingest.warehouse import WAREHOUSE_ENV  # noqa: E402
 
@@ -58,6 +60,8 @@ log = logging.getLogger("bench.run_bench")
 
 DEFAULT_MANIFEST = REPO_ROOT.parent / "shared" / "corpus" / "manifest.csv"
 DEFAULT_WORKDIR = Path("/tmp/nbcensus-bench")
+# A cell cache small enough to fill on a quarter of the corpus, for the memory-by-size runs.
+SMALL_CACHE_ENTRIES = 1_000
 # Read by macros/duckdb_settings.sql.
 MEMORY_LIMIT_ENV = "NBCENSUS_MEMORY_LIMIT"
 RESULTS_PAGE = REPO_ROOT / "bench" / "RESULTS.md"
@@ -93,6 +97,8 @@ class Measurement:
     root_cpu_seconds: float  # user + system of the command's own process (the ingest's driver)
     peak_rss_bytes: int  # maximum over samples of the summed resident set sizes
     peak_pss_bytes: int  # the same with proportional set sizes (shared pages split)
+    peak_root_rss_bytes: int  # maximum resident set size of the command's own process (the driver)
+    peak_child_rss_bytes: int  # maximum resident set size of any one descendant (a worker)
     load_before: float  # 1-minute load average when the step started
     other_cpu_share: float  # share of the machine's CPU time used by processes outside the tree
     returncode: int
@@ -116,6 +122,8 @@ class TreeSampler:
         self.cpu_by_pid: dict[int, float] = {}
         self.peak_rss = 0
         self.peak_pss = 0
+        self.peak_root_rss = 0
+        self.peak_child_rss = 0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -152,6 +160,10 @@ class TreeSampler:
             # at most SAMPLE_SECONDS per process.
             self.cpu_by_pid[process.pid] = times.user + times.system
             rss += memory.rss
+            if process.pid == self.root.pid:
+                self.peak_root_rss = max(self.peak_root_rss, memory.rss)
+            else:
+                self.peak_child_rss = max(self.peak_child_rss, memory.rss)
             pss += getattr(memory, "pss", memory.rss)
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss)
@@ -187,6 +199,8 @@ def measure(command: Sequence[str], env: Mapping[str, str] | None = None, check:
         root_cpu_seconds=sampler.cpu_by_pid.get(process.pid, 0.0),
         peak_rss_bytes=sampler.peak_rss,
         peak_pss_bytes=sampler.peak_pss,
+        peak_root_rss_bytes=sampler.peak_root_rss,
+        peak_child_rss_bytes=sampler.peak_child_rss,
         load_before=load_before,
         other_cpu_share=other_share,
         returncode=process.returncode,
@@ -240,8 +254,10 @@ def ingest_figures(measurement: Measurement) -> dict[str, object]:
     return figures
 
 
-def run_ingest(sources: Sequence[Path], warehouse: Path, jobs: int) -> dict[str, object]:
+def run_ingest(sources: Sequence[Path], warehouse: Path, jobs: int, cache_entries: int | None = None) -> dict[str, object]:
     command = [BIN / "nbcensus", "ingest", *sources, "--warehouse", warehouse, "--jobs", str(jobs), "--quiet"]
+    if cache_entries is not None:
+        command += ["--cache-entries", str(cache_entries)]
     return ingest_figures(measure(command))
 
 
@@ -412,11 +428,16 @@ def ratios(results: Mapping[str, object]) -> dict[str, float]:
     two = results["ingest_jobs_2"]
     rerun = results["ingest_rerun"]
     return {
-        "ingest_2_over_ast_wall": round(two["wall_seconds"] / ast_run["wall_seconds"], 2),  # type: ignore[index]
-        "ingest_cpu_over_ast_cpu": round(two["cpu_seconds"] / ast_run["cpu_seconds"], 2),  # type: ignore[index]
-        "speedup_2_over_1": round(one["wall_seconds"] / two["wall_seconds"], 2),  # type: ignore[index]
-        "rerun_over_first": round(rerun["wall_seconds"] / two["wall_seconds"], 3),  # type: ignore[index]
+        "ingest_2_over_ast_wall": _ratio(two["wall_seconds"], ast_run["wall_seconds"], 2),  # type: ignore[index]
+        "ingest_cpu_over_ast_cpu": _ratio(two["cpu_seconds"], ast_run["cpu_seconds"], 2),  # type: ignore[index]
+        "speedup_2_over_1": _ratio(one["wall_seconds"], two["wall_seconds"], 2),  # type: ignore[index]
+        "rerun_over_first": _ratio(rerun["wall_seconds"], two["wall_seconds"], 3),  # type: ignore[index]
     }
+
+
+def _ratio(numerator: float, denominator: float, digits: int) -> float:
+    # A run over a few notebooks can end before the sampler sees any CPU time.
+    return round(numerator / max(denominator, 0.001), digits)
 
 
 def render_figures(results: Mapping[str, object]) -> str:
@@ -482,13 +503,19 @@ def render_figures(results: Mapping[str, object]) -> str:
         "",
         "### Ingest memory by corpus size (--jobs 2)",
         "",
-        "| share of the corpus | files | peak PSS MiB | peak RSS MiB |",
-        "| --- | ---: | ---: | ---: |",
+        "Each worker keeps a cell cache of at most `--cache-entries` parses; the runs with a cache of "
+        f"{SMALL_CACHE_ENTRIES:,} entries show the memory once every cache is full.",
+        "",
+        "| cell cache entries | share of the corpus | files | peak PSS MiB | peak RSS MiB | driver peak RSS MiB "
+        "| largest worker peak RSS MiB | wall s |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for memory_run in results["memory_by_size"]:  # type: ignore[attr-defined]
         lines.append(
-            f"| {memory_run['share']} | {memory_run['files']:,} | {memory_run['peak_pss_bytes'] / MIB:,.0f} | "
-            f"{memory_run['peak_rss_bytes'] / MIB:,.0f} |"
+            f"| {memory_run['cache_entries']:,} | {memory_run['share']} | {memory_run['files']:,} | "
+            f"{memory_run['peak_pss_bytes'] / MIB:,.0f} | {memory_run['peak_rss_bytes'] / MIB:,.0f} | "
+            f"{memory_run['peak_root_rss_bytes'] / MIB:,.0f} | {memory_run['peak_child_rss_bytes'] / MIB:,.0f} | "
+            f"{memory_run['wall_seconds']:.1f} |"
         )
 
     study = results["study"]
@@ -625,13 +652,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["ingest_rerun"] = run_ingest([manifest], workdir / "jobs2.duckdb", jobs=2)
 
     memory_by_size = []
-    for every, share in ((4, "1/4"), (2, "1/2")):
-        sliced = workdir / f"slice_{every}.csv"
-        files = write_slice(manifest, sliced, every)
-        run = run_ingest([sliced], workdir / f"slice_{every}.duckdb", jobs=2)
-        memory_by_size.append({"share": share, "files": files, **run})
-    full = results["ingest_jobs_2"]
-    memory_by_size.append({"share": "all", "files": full["files"], **full})  # type: ignore[index, dict-item]
+    for cache_entries in (None, SMALL_CACHE_ENTRIES):
+        for every, share in ((4, "1/4"), (2, "1/2"), (1, "all")):
+            if every == 1 and cache_entries is None:
+                run = results["ingest_jobs_2"]
+                files = run["files"]  # type: ignore[index]
+            else:
+                sliced = workdir / f"slice_{every}.csv"
+                files = write_slice(manifest, sliced, every)
+                warehouse = workdir / f"slice_{every}_{cache_entries or 'default'}.duckdb"
+                run = run_ingest([sliced], warehouse, jobs=2, cache_entries=cache_entries)
+            memory_by_size.append({"share": share, "cache_entries": cache_entries or DEFAULT_MAX_ENTRIES, "files": files, **run})  # type: ignore[dict-item]
     results["memory_by_size"] = memory_by_size
 
     results["study"] = run_study(manifest, workdir)

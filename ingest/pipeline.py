@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.cellcache import DEFAULT_MAX_ENTRIES
 from ingest.errors import NbcensusError
 from ingest.fingerprint import Fingerprinter
 from ingest.limits import DEFAULT_LIMITS, MEBIBYTE, Limits
@@ -147,6 +148,15 @@ def add_ingest_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BATCH_SIZE,
         help=f"input files written per warehouse transaction (default: {DEFAULT_BATCH_SIZE})",
     )
+    parser.add_argument(
+        "--cache-entries",
+        type=_positive_int,
+        default=DEFAULT_MAX_ENTRIES,
+        help=(
+            "distinct cell texts whose parse each worker keeps for reuse, about 4 KB each "
+            f"(default: {DEFAULT_MAX_ENTRIES:,})"
+        ),
+    )
     parser.add_argument("--quiet", action="store_true", help="show no progress line")
     parser.add_argument(
         "--reparse",
@@ -238,6 +248,7 @@ def ingest_from_args(args: argparse.Namespace, extra_inputs: Sequence[InputFile]
         quiet=args.quiet,
         reparse=args.reparse,
         file_timeout=args.timeout,
+        cache_entries=args.cache_entries,
         extra_inputs=extra_inputs,
         executor=getattr(args, "executor", "local"),
         scheduler=getattr(args, "scheduler", None),
@@ -253,6 +264,7 @@ def ingest_sources(
     quiet: bool = False,
     reparse: bool = False,
     file_timeout: float = DEFAULT_FILE_TIMEOUT,
+    cache_entries: int = DEFAULT_MAX_ENTRIES,
     extra_inputs: Sequence[InputFile] = (),
     executor: str = "local",
     scheduler: str | None = None,
@@ -304,6 +316,7 @@ def ingest_sources(
             ingested_at=datetime.now(UTC),
             known_content=frozenset() if reparse else frozenset(known_content),
             log_level=logging.getLogger().getEffectiveLevel(),
+            cache_entries=cache_entries,
         )
         writer = _BatchWriter(store, batch_size, known_content, reparse)
         with Progress(total=len(inputs), enabled=not quiet, initial=summary.files) as progress:

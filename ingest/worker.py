@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingest import reasons
-from ingest.cellcache import CellCache
+from ingest.cellcache import DEFAULT_MAX_ENTRIES, CellCache
 from ingest.errors import NotebookError
 from ingest.extract import extract_notebook
 from ingest.limits import Limits
@@ -60,6 +60,7 @@ class WorkerConfig:
     ingested_at: datetime
     known_content: frozenset[str] = frozenset()  # notebook ids whose content rows are loaded
     log_level: int = logging.WARNING
+    cache_entries: int = DEFAULT_MAX_ENTRIES  # bound of each worker's cell cache
 
 
 @dataclass(slots=True)
@@ -102,7 +103,7 @@ def init_state(config: WorkerConfig) -> None:
     """
     global _state
     load_plugins()
-    _state = _WorkerState(config=config, cache=CellCache(), extracted=set())
+    _state = _WorkerState(config=config, cache=CellCache(config.cache_entries), extracted=set())
 
 
 def process_chunk(inputs: list[InputFile], on_start: Callable[[int], None] | None = None) -> ChunkResult:

@@ -147,6 +147,28 @@ def test_rerun_parses_nothing_and_changes_nothing(repo_root: Path, tmp_path: Pat
     assert after == before
 
 
+def test_cache_entries_bound_changes_no_row(repo_root: Path, tmp_path: Path) -> None:
+    source = repo_root / "examples" / "manifest.csv"
+    default_warehouse = tmp_path / "default.duckdb"
+    small_warehouse = tmp_path / "small.duckdb"
+
+    default = ingest(source, "--warehouse", default_warehouse, "--jobs", "1", "--quiet")
+    small = ingest(source, "--warehouse", small_warehouse, "--jobs", "1", "--quiet", "--cache-entries", "1")
+
+    assert default.returncode == small.returncode == 0
+    hits = [re.search(r"Cell cache: .*\(([0-9,]+) of ([0-9,]+)", result.stderr) for result in (default, small)]
+    assert hits[0] is not None and hits[1] is not None
+    assert int(hits[1][1].replace(",", "")) < int(hits[0][1].replace(",", ""))
+    assert hits[1][2] == hits[0][2]
+
+    # Only the cells' cache_hit flags may differ.
+    cell_columns = ", ".join(name for name in TABLES["cells"].names if name not in ("ingested_at", "cache_hit"))
+    cells = [query(warehouse, f"select {cell_columns} from raw.cells order by all") for warehouse in (default_warehouse, small_warehouse)]
+    assert cells[0] == cells[1]
+    for name in ("imports", "uses", "installs", "notebooks", "outcomes"):
+        assert snapshot(small_warehouse)[name] == snapshot(default_warehouse)[name], name
+
+
 def test_mixed_sources_each_file_once(tmp_path: Path) -> None:
     folder = tmp_path / "folder"
     write(folder / "a.ipynb", notebook("import pandas as pd\npd.read_csv('x')"))
