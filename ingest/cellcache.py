@@ -12,6 +12,9 @@ from ingest.events import CellParse
 
 # An entry takes about 3.8 KB (events and key text, measured with tracemalloc
 # on 9,000 distinct corpus cells), so the default bound is about 190 MB.
+# NOTE: on the 8,032-notebook corpus with --jobs 2, a bound of 1,000 entries ran
+# faster than this default (43.8 s against 48.4 s, bench/RESULTS.md) although
+# it reused fewer parses, so this default may be larger than it should be.
 DEFAULT_MAX_ENTRIES = 50_000
 
 
