@@ -444,7 +444,7 @@ def ratios(results: Mapping[str, object]) -> dict[str, float]:
 
 
 def _ratio(numerator: float, denominator: float, digits: int) -> float:
-    # A run over a few notebooks can end before the sampler sees any CPU time.
+    # A run over a few notebooks can end before the sampler records any CPU time.
     return round(numerator / max(denominator, 0.001), digits)
 
 

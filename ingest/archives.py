@@ -137,7 +137,7 @@ def _unreadable_archive(source: str, kind: str, error: Exception) -> InputFile:
 
 
 def zip_entry_stamp(info: zipfile.ZipInfo) -> str:
-    """Return what the central directory says about an entry's bytes: name, CRC-32, sizes and flags."""
+    """Return the central directory's record of an entry's bytes: name, CRC-32, sizes and flags."""
     return repr(("zip", info.filename, info.CRC, info.compress_size, info.file_size, info.flag_bits))
 
 

@@ -90,7 +90,7 @@ REUSABLE_REASONS = frozenset(
 
 
 def is_reusable(reason: str | None) -> bool:
-    """Whether a file's rows may be reused by a later run; `None` is a plain success."""
+    """Return whether a later run may reuse a file's rows. A reason of `None` is a plain success."""
     return reason is None or reason in REUSABLE_REASONS
 
 

@@ -11,7 +11,7 @@ notebooks as (
 ),
 
 python_files as (
-    {# Only the columns kept below: the window sort carries every column it is given. #}
+    {# The columns of the model, chosen here because the window sort carries every column it is given. #}
     select
         file_id,
         notebook_id,
@@ -54,22 +54,7 @@ counted as (
 
 final as (
     select
-        file_id,
-        notebook_id,
-        repo,
-        path,
-        archive,
-        member,
-        html_url,
-        language,
-        kernel_name,
-        cell_count,
-        code_cell_count,
-        first_commit_at,
-        last_commit_at,
-        repo_last_commit_at,
-        date_origin,
-        trend_at,
+        * exclude (copies, copy_rank),
         date_trunc('month', trend_at)::date as trend_month,
         copies,
         copy_rank = 1 as is_first_copy,
