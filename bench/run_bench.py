@@ -69,9 +69,10 @@ RESULTS_JSON = REPO_ROOT / "bench" / "results.json"
 BIN = Path(sys.executable).parent
 
 SAMPLE_SECONDS = 0.2
-# Proportional set sizes are read on every 5th sample only: reading them
-# parses /proc/PID/smaps, about 6 ms per process here, and sampling them every
-# 0.2 s took about a tenth of a core from the measured run.
+# Proportional set sizes are read on every 5th sample only. Reading them parses
+# /proc/PID/smaps (6 ms for a 300 MB process on the 2-core benchmark machine),
+# so reading them at every sample would take an estimated tenth of a core from
+# a run of four processes.
 PSS_EVERY_SAMPLES = 5
 GIB = 1024**3
 MIB = 1024**2
