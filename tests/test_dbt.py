@@ -387,8 +387,9 @@ def test_invalid_memory_limit_fails(built: BuiltWarehouse, tmp_path: Path, monke
     )
 
     assert process.returncode != 0
-    assert "on-run-start" in process.stdout
-    assert "Memory must have a number" in process.stdout
+    assert "Invalid NBCENSUS_MEMORY_LIMIT 'plenty'" in process.stdout
+    # The run stops before any model is built without the limit.
+    assert "OK created" not in process.stdout
 
 
 def test_build_rejects_missing_warehouse(tmp_path: Path) -> None:
