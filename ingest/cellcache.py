@@ -11,11 +11,14 @@ from __future__ import annotations
 from ingest.events import CellParse
 
 # An entry takes about 3.8 KB (events and key text, measured with tracemalloc
-# on 9,000 distinct corpus cells), so the default bound is about 190 MB.
-# NOTE: on the 8,032-notebook corpus with --jobs 2, a bound of 1,000 entries ran
-# faster than this default (43.8 s against 48.4 s, bench/RESULTS.md) although
-# it reused fewer parses, so this default may be larger than it should be.
-DEFAULT_MAX_ENTRIES = 50_000
+# on 9,000 distinct corpus cells), so the default bound is about 19 MB.
+# A larger cache reuses a little more but runs slower: on the 8,032-notebook
+# corpus (2-core machine, back-to-back runs), 5,000 entries gave a 40.1% hit
+# rate in 75.4 s with --jobs 1 and 43.8 s with --jobs 2, against 42.0% in
+# 81.8 s and 46.2 s with 50,000 entries.
+# NOTE: why the larger cache is slower was not measured; keeping more parse
+# objects alive for Python's garbage collector is the likely cause.
+DEFAULT_MAX_ENTRIES = 5_000
 
 
 class CellCache:
