@@ -12,10 +12,10 @@ from ingest.events import CellParse
 
 # An entry takes about 3.8 KB (events and key text, measured with tracemalloc
 # on 9,000 distinct corpus cells), so the default bound is about 19 MB.
-# A larger cache reuses a little more but runs slower: on the 8,032-notebook
-# corpus (2-core machine, back-to-back runs), 5,000 entries gave a 40.1% hit
-# rate in 75.4 s with --jobs 1 and 43.8 s with --jobs 2, against 42.0% in
-# 81.8 s and 46.2 s with 50,000 entries.
+# A larger cache reuses a little more but runs slower. Measured back to back
+# on the 8,032-notebook corpus on a 2-core machine: 5,000 entries gave a 40.1%
+# hit rate, 75.4 s with --jobs 1 and 43.8 s with --jobs 2. 50,000 entries gave
+# 42.0%, 81.8 s and 46.2 s.
 # NOTE: why the larger cache is slower was not measured; keeping more parse
 # objects alive for Python's garbage collector is the likely cause.
 DEFAULT_MAX_ENTRIES = 5_000
